@@ -1,0 +1,39 @@
+"""lighter: config-centric deep learning.
+
+Public names are imported lazily so that ``import lighter`` (and ``lighter --help``) stay cheap:
+torch, Lightning and MONAI load only when a name that needs them is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "System": "lighter.system",
+    "BatchAdapter": "lighter.adapters",
+    "CriterionAdapter": "lighter.adapters",
+    "MetricsAdapter": "lighter.adapters",
+    "LoggingAdapter": "lighter.adapters",
+    "ConfigParser": "lighter.config",
+    "LighterError": "lighter.errors",
+    "ConfigError": "lighter.errors",
+    "ValidationError": "lighter.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lighter' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
