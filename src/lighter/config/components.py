@@ -1,0 +1,275 @@
+"""Build ``_target_`` components: import the target, check the arguments, call it.
+
+A component is a dict with ``_target_`` (a dotted import path, or a callable from ``$``/``@``).
+Reserved keys: ``_requires_``, ``_disabled_``, ``_mode_``, ``_desc_``, and lighter's ``_args_``
+(positional arguments). Everything else is a keyword argument. Arguments are checked against the
+target's signature *before* it is called, so a typo is reported as a typo, with a suggestion,
+instead of as whatever the constructor happens to raise.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from lighter.errors import (
+    ArgumentError,
+    ConfigError,
+    InstantiationError,
+    LighterError,
+    Location,
+    TargetImportError,
+    closest,
+    did_you_mean,
+)
+
+__all__ = [
+    "RESERVED_KEYS",
+    "MODES",
+    "is_component",
+    "is_disabled",
+    "locate",
+    "check_arguments",
+    "call_target",
+]
+
+RESERVED_KEYS = frozenset({"_target_", "_requires_", "_disabled_", "_mode_", "_desc_", "_args_"})
+MODES = ("default", "callable", "debug")
+
+
+def is_component(value: Any) -> bool:
+    """Whether ``value`` is a config component (a dict with ``_target_``)."""
+    return isinstance(value, dict) and "_target_" in value
+
+
+def is_disabled(flag: Any) -> bool:
+    """Interpret a resolved ``_disabled_`` value as MONAI does (``"true"`` in any case is true)."""
+    return flag.strip().lower() == "true" if isinstance(flag, str) else bool(flag)
+
+
+def locate(path: str, *, id: str, location: Location | None) -> Any:  # noqa: A002
+    """Import a dotted path (``torch.nn.Linear``), or a bare builtin or MONAI name (``Compose``).
+
+    Raises:
+        TargetImportError: Nothing at that path; suggests the closest name in the module reached.
+    """
+    parts = path.strip().split(".")
+    if len(parts) == 1:
+        return _locate_bare(parts[0], id=id, location=location)
+    try:
+        obj = importlib.import_module(parts[0])
+    except ImportError as e:
+        raise _import_error(path, parts[0], e, _top_level_modules(), id, location) from e
+    reached = parts[0]
+    for part in parts[1:]:
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+        elif inspect.ismodule(obj):
+            try:
+                obj = importlib.import_module(f"{reached}.{part}")
+            except ImportError as e:
+                candidates = [n for n in dir(obj) if not n.startswith("_")]
+                raise _import_error(path, f"{reached}.{part}", e, candidates, id, location, part) from e
+        else:
+            near = closest(part, [n for n in dir(obj) if not n.startswith("_")])
+            raise TargetImportError(
+                f"cannot import '{path}': '{reached}' has no attribute '{part}'",
+                id=id,
+                location=location,
+                suggestion=f"did you mean '{reached}.{near[0]}'?" if near else None,
+            )
+        reached = f"{reached}.{part}"
+    return obj
+
+
+def _import_error(path, module, error, candidates, id_, location, name=None) -> TargetImportError:  # noqa: ANN001
+    missing = getattr(error, "name", None)
+    if missing is not None and missing != module:  # the module exists but its own import failed
+        return TargetImportError(f"cannot import '{path}': {error}", id=id_, location=location)
+    if name is None:
+        return TargetImportError(
+            f"cannot import '{path}': no module named '{module}'",
+            id=id_,
+            location=location,
+            suggestion=did_you_mean(module, candidates),
+        )
+    parent = module.rpartition(".")[0]
+    near = closest(name, candidates)
+    return TargetImportError(
+        f"cannot import '{path}': module '{parent}' has no attribute '{name}'",
+        id=id_,
+        location=location,
+        suggestion=f"did you mean '{parent}.{near[0]}'?" if near else None,
+    )
+
+
+def _top_level_modules() -> list[str]:
+    import pkgutil  # only on the error path: scanning sys.path is slow
+
+    return [m.name for m in pkgutil.iter_modules()] + list(sys.builtin_module_names)
+
+
+def _locate_bare(name: str, *, id: str, location: Location | None) -> Any:  # noqa: A002
+    if hasattr(builtins, name):
+        return getattr(builtins, name)
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        pass
+    # MONAI bundles name MONAI classes without their module (`_target_: Compose`).
+    try:
+        importlib.import_module("monai")
+    except ImportError:
+        pass
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("monai") and module is not None:
+            obj = vars(module).get(name)
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ == module_name:
+                return obj
+    raise TargetImportError(
+        f"cannot import '{name}': not a builtin, module or MONAI name",
+        id=id,
+        location=location,
+        suggestion="give the full dotted path, e.g. 'torch.nn.Linear'",
+    )
+
+
+def _suggest_argument(name: str, candidates: list[str]) -> str | None:
+    """``did you mean`` by spelling, else by initials (``learning_rate`` -> ``lr``)."""
+    hint = did_you_mean(name, candidates)
+    if hint is None:
+        initials = "".join(word[:1] for word in name.split("_") if word)
+        if len(initials) > 1 and initials in candidates:
+            hint = f"did you mean '{initials}'?"
+    return hint
+
+
+@functools.lru_cache(maxsize=4096)
+def _parameters(target: Callable) -> tuple[list[inspect.Parameter], bool, bool] | None:
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    var_positional = any(p.kind is p.VAR_POSITIONAL for p in params)
+    var_keyword = any(p.kind is p.VAR_KEYWORD for p in params)
+    return params, var_positional, var_keyword
+
+
+def check_arguments(
+    target: Any,
+    name: str,
+    args: list,
+    kwargs: dict,
+    *,
+    partial: bool,
+    id: str,  # noqa: A002
+    where: Callable[[str], Location | None],
+) -> None:
+    """Check positional and keyword arguments against ``target``'s signature, before any call.
+
+    Args:
+        target: The callable. Targets whose signature cannot be read are not checked.
+        name: How the target was written, for messages.
+        args: Positional arguments.
+        kwargs: Keyword arguments.
+        partial: Missing arguments are allowed (``_mode_: callable`` makes a ``functools.partial``).
+        id: The component's id.
+        where: Location of an argument by name (``""``: the component itself).
+
+    Raises:
+        ArgumentError: An unexpected or missing argument, or too many positional ones.
+    """
+    try:
+        info = _parameters(target)
+    except TypeError:  # unhashable callable: inspect it directly
+        info = _parameters.__wrapped__(target)
+    if info is None:
+        return
+    params, var_positional, var_keyword = info
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(args) > len(positional) and not var_positional:
+        raise ArgumentError(
+            f"{name} takes {len(positional)} positional arguments but _args_ gives {len(args)}",
+            id=id,
+            location=where("_args_"),
+        )
+    keyword_names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not var_keyword:
+        for key in kwargs:
+            if key not in keyword_names:
+                raise ArgumentError(
+                    f"{name} got an unexpected argument '{key}'",
+                    id=id,
+                    location=where(key),
+                    suggestion=_suggest_argument(key, [k for k in keyword_names if k not in kwargs]),
+                )
+    if partial:
+        return
+    bound = {p.name for p in positional[: len(args)]}
+    for key in kwargs:
+        if key in bound:
+            raise ArgumentError(
+                f"{name} got argument '{key}' both from _args_ and by name", id=id, location=where(key)
+            )
+    missing = [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and p.name not in bound
+        and p.name not in kwargs
+    ]
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        raise ArgumentError(
+            f"{name} is missing required argument{'s' if len(missing) > 1 else ''} {names}",
+            id=id,
+            location=where(""),
+        )
+
+
+def call_target(
+    target: Any,
+    name: str,
+    mode: Any,
+    args: list,
+    kwargs: dict,
+    *,
+    id: str,  # noqa: A002
+    where: Callable[[str], Location | None],
+) -> Any:
+    """Call (or wrap) ``target`` according to ``_mode_``, checking the arguments first.
+
+    Raises:
+        ConfigError: An unknown ``_mode_``.
+        ArgumentError: Arguments that do not fit the signature.
+        InstantiationError: The target raised; the original exception is chained.
+    """
+    mode = str(mode).strip()
+    if mode not in MODES:
+        raise ConfigError(
+            f"unknown _mode_ '{mode}' (one of {', '.join(MODES)})",
+            id=id,
+            location=where("_mode_"),
+            suggestion=did_you_mean(mode, MODES),
+        )
+    if not callable(target):  # MONAI returns such a target as it is
+        return target
+    check_arguments(target, name, args, kwargs, partial=mode == "callable", id=id, where=where)
+    if mode == "callable":
+        return functools.partial(target, *args, **kwargs) if args or kwargs else target
+    try:
+        if mode == "debug":
+            import pdb
+
+            return pdb.runcall(target, *args, **kwargs)
+        return target(*args, **kwargs)
+    except LighterError:
+        raise  # already says what is wrong, in lighter's terms
+    except Exception as e:
+        raise InstantiationError(f"{name} raised {type(e).__name__}: {e}", id=id, location=where("")) from e

@@ -1,0 +1,266 @@
+"""``ConfigParser``: MONAI's ``ConfigParser`` API on lighter's loader, merger and resolver.
+
+The pipeline reads like the data flow: files are loaded with locations (:mod:`.loader`), merged
+(:mod:`.merge`), overridden (:mod:`.overrides`), parsed once into a node table (:mod:`.graph`)
+and resolved lazily (:mod:`.resolver`). The caller's dicts are copied once, when they come in,
+and never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lighter.config import ids
+from lighter.config.expressions import Names
+from lighter.config.graph import Graph, all_ids, build_graph
+from lighter.config.loader import Locations, load_file
+from lighter.config.merge import container_key, copy_tree, forget_locations, merge_into
+from lighter.config.overrides import apply_override, parse_overrides
+from lighter.config.resolver import Resolver, deep_recursion, run_imports
+from lighter.errors import COMMAND_LINE, ConfigSyntaxError, Location, MissingReferenceError, did_you_mean
+
+__all__ = ["ConfigParser"]
+
+_META = "_meta_"
+_MISSING = object()
+
+
+class ConfigParser:
+    """Load, merge, override and resolve a config (MONAI Bundle syntax).
+
+    Args:
+        config: The initial config (copied; the caller's dict is never modified). ``None`` gives
+            ``{"_meta_": {}}`` as in MONAI.
+        globals: Extra names for ``$`` expressions: module-name strings (imported when first
+            used) or objects. ``False`` also drops MONAI's defaults (``monai``, ``torch``, ``np``).
+    """
+
+    def __init__(self, config: Any = None, globals: Mapping[str, Any] | bool | None = None) -> None:  # noqa: A002
+        self._config: Any = {_META: {}} if config is None else copy_tree(config)
+        self._locations: Locations = {}
+        self._files: list[Path] = []
+        self._names = Names(globals)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._graph: Graph | None = None
+        self._imports: dict[str, Any] | None = None
+        self._resolvers: dict[tuple[bool, bool], Resolver] = {}
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Any:
+        """The raw merged config (read it; change it through ``set``/``update``/overrides)."""
+        return self._config
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        self.set(value)
+
+    @property
+    def files(self) -> list[Path]:
+        """The config files read by :meth:`read_config`, in order."""
+        return list(self._files)
+
+    def read_config(self, f: str | Path | Sequence[str | Path] | Mapping) -> None:
+        """Read and merge config files (later ones win), replacing this parser's config.
+
+        Args:
+            f: A path, comma-separated paths (``"a.yaml,b.yaml"``), a list of paths, or a dict.
+
+        Raises:
+            ConfigFileNotFoundError: A file does not exist.
+            ConfigSyntaxError: A file does not parse, or its top level is not a mapping.
+        """
+        content: dict[Any, Any] = {_META: copy_tree(self.get(_META, {}))}
+        locations: Locations = {}
+        if isinstance(f, Mapping):
+            content.update(copy_tree(dict(f)))
+            files: list[Path] = []
+        else:
+            files = _paths(f)
+            merged: dict[Any, Any] = {}
+            for path in files:
+                data, file_locations = load_file(path)
+                if not isinstance(data, dict):
+                    raise ConfigSyntaxError(
+                        f"the top level of a config must be a mapping, not a {type(data).__name__}",
+                        location=Location(str(path), 1, 1),
+                    )
+                merge_into(merged, "", data, "", locations, file_locations)
+            content.update(merged)
+            if files:
+                locations[""] = Location(str(files[0]), 1, 1)
+        self._config, self._locations, self._files = content, locations, files
+        self._reset()
+
+    def apply_overrides(self, items: Iterable[str] | Mapping[str, Any]) -> None:
+        """Apply command-line overrides (``"--trainer#max_epochs=3"``) or a mapping ``id -> value``.
+
+        Raises:
+            OverrideError: Bad syntax or value, or a new key close to an existing sibling.
+        """
+        for id_, value in parse_overrides(items):
+            apply_override(self._config, self._locations, id_, value)
+        self._reset()
+
+    # --- raw access (MONAI semantics) ---------------------------------------------------------
+
+    def _lookup(self, id_: str | int) -> Any:
+        node = self._config
+        for key in ids.split_id(id_):
+            found = container_key(node, key)
+            if found is None:
+                return _MISSING
+            node = node[found]
+        return node
+
+    def _missing(self, id_: str) -> MissingReferenceError:
+        return MissingReferenceError(
+            f"id '{id_}' does not exist", id=id_, suggestion=did_you_mean(id_, all_ids(self._config))
+        )
+
+    def __getitem__(self, id_: str | int) -> Any:
+        value = self._lookup(id_)
+        if value is _MISSING:
+            raise self._missing(ids.normalize_id(id_))
+        return value
+
+    def __contains__(self, id_: str | int) -> bool:
+        return self._lookup(id_) is not _MISSING
+
+    def get(self, id: str = "", default: Any = None) -> Any:  # noqa: A002 - MONAI's signature
+        """Return the raw value at ``id``, or ``default`` when there is none."""
+        value = self._lookup(id)
+        return default if value is _MISSING else value
+
+    def __setitem__(self, id_: str | int, config: Any) -> None:
+        id_ = ids.normalize_id(id_)
+        if id_ == "":
+            self._config, self._locations = copy_tree(config), {}
+            self._reset()
+            return
+        parent_id, _, key = id_.rpartition(ids.SEP)
+        parent = self[parent_id]
+        found = container_key(parent, key)
+        if found is None:
+            if not isinstance(parent, dict):
+                raise self._missing(id_)
+            found = key
+        else:
+            forget_locations(self._locations, parent[found], id_)
+        parent[found] = copy_tree(config)
+        self._reset()
+
+    def set(self, config: Any, id: str = "", recursive: bool = True) -> None:  # noqa: A002
+        """Set the raw value at ``id``; with ``recursive``, missing parent dicts are created."""
+        keys = ids.split_id(id)
+        if recursive and keys:
+            if self._config is None:
+                self._config = {}
+            node = self._config
+            for key in keys[:-1]:
+                if isinstance(node, dict) and container_key(node, key) is None:
+                    node[key] = {}
+                found = container_key(node, key)
+                if found is None:
+                    raise self._missing(ids.normalize_id(id))
+                node = node[found]
+        self[ids.normalize_id(id)] = config
+
+    def update(self, pairs: Mapping[str, Any]) -> None:
+        """Set several raw values: ``{"trainer#max_epochs": 3, ...}``."""
+        for id_, value in pairs.items():
+            self[id_] = value
+
+    def __delitem__(self, id_: str | int) -> None:
+        id_ = ids.normalize_id(id_)
+        parent_id, _, key = id_.rpartition(ids.SEP)
+        parent = self._lookup(parent_id) if id_ else _MISSING
+        found = container_key(parent, key) if parent is not _MISSING else None
+        if found is None:
+            raise self._missing(id_)
+        forget_locations(self._locations, parent[found], id_)
+        del parent[found]
+        self._reset()
+
+    def location(self, id: str) -> Location | None:  # noqa: A002
+        """Where the value at ``id`` was written (``file:line:col`` or ``command line``), if known."""
+        id_ = ids.normalize_id(id)
+        found = self._locations.get(id_)
+        if found is None and self._graph is not None:
+            found = self._graph.locations.get(id_)
+        return found
+
+    def copy(self) -> ConfigParser:
+        """An independent parser with the same raw config, locations, files and globals."""
+        other = ConfigParser.__new__(ConfigParser)
+        other._config = copy_tree(self._config)
+        other._locations = dict(self._locations)
+        other._files = list(self._files)
+        other._names = self._names.copy()
+        other._reset()
+        return other
+
+    # --- resolution ---------------------------------------------------------------------------
+
+    def parse(self, reset: bool = True) -> None:
+        """Prepare resolution: relative ids, macros and the node table (resolved objects are
+        dropped when ``reset``)."""
+        if reset or self._graph is None:
+            self._reset()
+            with deep_recursion():
+                self._graph = build_graph(self._config, self._locations, self._base_dir)
+
+    def get_parsed_content(self, id: str = "", **kwargs: Any) -> Any:  # noqa: A002
+        """Return the resolved object at ``id``, building only it and what it depends on.
+
+        Args:
+            id: The id (``""``: the whole config).
+            **kwargs: As in MONAI: ``lazy`` (default True: reuse objects already built),
+                ``instantiate`` and ``eval_expr`` (default True), ``default`` (returned when ``id``
+                does not exist).
+
+        Raises:
+            LighterError: Any problem in the config, with its id and location.
+        """
+        if self._graph is None or not kwargs.get("lazy", True):
+            self.parse(reset=True)
+        graph = self._graph
+        id_ = ids.normalize_id(id)
+        if "default" in kwargs and id_ not in graph.nodes:
+            return kwargs["default"]
+        with deep_recursion():
+            if self._imports is None:
+                self._imports = run_imports(graph, self._names)
+            flags = (bool(kwargs.get("instantiate", True)), bool(kwargs.get("eval_expr", True)))
+            resolver = self._resolvers.get(flags)
+            if resolver is None:
+                resolver = Resolver(
+                    graph, self._names, self._imports, instantiate=flags[0], eval_expr=flags[1]
+                )
+                self._resolvers[flags] = resolver
+            return resolver.resolve(id_)
+
+    def _base_dir(self, id_: str) -> Path | None:
+        for candidate in ids.ancestors(id_):
+            where = self._locations.get(candidate)
+            if where is not None and where is not COMMAND_LINE and where.line is not None:
+                return Path(where.file).parent
+        return None
+
+    def __repr__(self) -> str:
+        return f"ConfigParser({self._config!r})"
+
+
+def _paths(f: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(f, Path):
+        return [f]
+    if isinstance(f, str):
+        if "," in f and not Path(f).is_file():
+            return [Path(part.strip()) for part in f.split(",") if part.strip()]
+        return [Path(f)]
+    return [Path(p) for p in f]
