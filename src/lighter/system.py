@@ -1,0 +1,603 @@
+"""System: one thin LightningModule shared by every task.
+
+A :class:`System` binds a model to its criterion, optimizer, scheduler, metrics, dataloaders,
+adapters and inferer, and runs one step for train/val/test/predict::
+
+    batch -> batch adapter -> (input, target, identifier)
+          -> forward (inferer in val/test/predict; `epoch`/`step` keywords when the model takes them)
+          -> criterion adapter (train, val) -> metrics adapter (train, val, test)
+          -> log -> logging adapter -> {identifier, input, target, pred, loss, metrics, step, epoch}
+
+The mode is the Lightning hook that runs (``training_step`` is train), never mutable state.
+
+Logging is kept to one ``self.log`` call per quantity per step (on Lightning's small-model path each
+call costs more than the model itself): ``<mode>/loss/step`` and ``<mode>/metrics/<name>/step`` each
+step, then once per epoch ``<mode>/loss/epoch`` (the mean of the step losses, kept as a tensor sum so
+no step waits on the device), ``<mode>/metrics/<name>/epoch`` (the metric's own ``compute()``, synced
+in DDP by torchmetrics) and, in train, ``train/lr`` (plus momentum/betas when the optimizer has them).
+Metric names are the dict keys given, or the class names for a single metric or a list
+(``MulticlassAccuracy``). A dict loss logs every entry as ``<mode>/loss/<key>/…`` and optimizes
+``total`` (the output dict's ``loss`` is that total). Without a criterion, val computes metrics only;
+test never computes a loss.
+
+Hooks exist only for modes with a dataloader: the others' ``*_step``/``*_dataloader`` attributes are
+``None`` on the instance, which Lightning's ``is_overridden`` reads as "not defined". Dataloaders
+come from the System only; a stage whose dataloader is missing fails with a :class:`StageError`
+from ``configure_callbacks``, the first hook a Trainer calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torchmetrics import Metric, MetricCollection
+
+from lighter.adapters import (
+    ArgumentAdapterLike,
+    BatchAdapterLike,
+    LoggingAdapterLike,
+    default_batch_adapter,
+)
+from lighter.errors import AdapterError, LighterError, StageError, SystemError_, ValidationError, did_you_mean
+
+__all__ = ["System"]
+
+# Which dataloader each Trainer entry point needs (lr_find and scale_batch_size run `fit`).
+_STAGE_MODE = {"fit": "train", "validate": "val", "test": "test", "predict": "predict"}
+_HOOKS = {
+    "train": ("training_step", "train_dataloader"),
+    "val": ("validation_step", "val_dataloader"),
+    "test": ("test_step", "test_dataloader"),
+    "predict": ("predict_step", "predict_dataloader"),
+}
+
+
+class System(pl.LightningModule):
+    """A LightningModule built from parts, as a config describes them.
+
+    Args:
+        model: The network.
+        dataloaders: ``{"train"|"val"|"test"|"predict": DataLoader}``; only modes given here get hooks.
+        optimizer: Needed when there is a train dataloader.
+        scheduler: A scheduler, or a Lightning scheduler dict (``scheduler``, ``interval``, ``monitor``, …).
+        criterion: Needed for train; optional for val (without it val computes metrics only).
+        metrics: ``{"train"|"val"|"test": Metric | list | dict}``.
+        adapters: ``{mode: {"batch"|"criterion"|"metrics"|"logging": adapter}}``; missing ones use defaults.
+        inferer: Called as ``inferer(input, model)`` in val/test/predict (e.g. MONAI's ``SlidingWindowInferer``).
+
+    Raises:
+        LighterError: Unknown keys, wrong types, or a missing part a given mode needs (all reported at once).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        dataloaders: Mapping[str, DataLoader | None],
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+        criterion: Any = None,
+        metrics: Mapping[str, Any] | None = None,
+        adapters: Mapping[str, Mapping[str, Any] | None] | None = None,
+        inferer: Any = None,
+    ) -> None:
+        super().__init__()
+        problems: list[LighterError] = []
+        if not isinstance(model, nn.Module):
+            problems.append(
+                SystemError_(
+                    f"model must be a torch.nn.Module (got {type(model).__name__})", id="system#model"
+                )
+            )
+        loaders = self._parse_dataloaders(dataloaders, problems)
+        if "train" in loaders and optimizer is None:
+            problems.append(StageError("a train dataloader needs an optimizer", id="system#optimizer"))
+        if "train" in loaders and criterion is None:
+            problems.append(StageError("a train dataloader needs a criterion", id="system#criterion"))
+        if criterion is not None and not callable(criterion):
+            problems.append(SystemError_("criterion must be callable", id="system#criterion"))
+        scheduler = _parse_scheduler(scheduler, optimizer, problems)
+        collections: dict[str, MetricCollection] = {}
+        if metrics is not None and not isinstance(metrics, Mapping):
+            problems.append(
+                SystemError_("metrics must be a dict with keys train, val, test", id="system#metrics")
+            )
+        elif metrics is not None:
+            for mode in _check_keys(metrics, ("train", "val", "test"), "system#metrics", problems):
+                collection = _to_collection(metrics[mode], f"system#metrics#{mode}", problems)
+                if collection is not None:
+                    collections[mode] = collection
+        mode_adapters = _parse_adapters(adapters, problems)
+        if problems:
+            raise problems[0] if len(problems) == 1 else ValidationError(problems)
+
+        self.model = model
+        self.criterion = criterion
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.inferer = inferer
+        self._loaders = loaders
+        # Registered as submodules so they follow the device and sync in DDP; not persistent state.
+        self.train_metrics = collections.get("train")
+        self.val_metrics = collections.get("val")
+        self.test_metrics = collections.get("test")
+        self._metrics = collections
+        self._adapters = {mode: mode_adapters.get(mode, ModeAdapters()) for mode in MODES}
+        self._batch = {mode: self._adapters[mode].batch or default_batch_adapter(mode) for mode in MODES}
+        # Inspect the model's signature once here, not once per step.
+        params = inspect.signature(model.forward).parameters
+        self._pass_epoch = "epoch" in params
+        self._pass_step = "step" in params
+        self._names = {mode: _LogNames(mode) for mode in MODES}
+        # Collections built here (no prefixes, no compute groups) are called metric by metric with the
+        # default adapter: the same forward as the collection's, without its per-step signature checks.
+        self._direct_metrics = {
+            mode: list(c.items(keep_base=True, copy_state=False))
+            for mode, c in collections.items()
+            if c is not metrics.get(mode)
+        }
+        self._loss_sums: dict[str, dict[str, torch.Tensor]] = {}
+        self._loss_counts: dict[str, int] = {}
+        # Lightning asks `is_overridden(hook, instance)`, which reads the instance first: a None
+        # attribute makes the hook absent, so modes without a dataloader never run or warn.
+        for mode, hooks in _HOOKS.items():
+            if mode not in loaders:
+                for hook in hooks:
+                    setattr(self, hook, None)
+
+    @staticmethod
+    def _parse_dataloaders(dataloaders: Any, problems: list[LighterError]) -> dict[str, DataLoader]:
+        if not isinstance(dataloaders, Mapping):
+            problems.append(
+                SystemError_(
+                    f"dataloaders must be a dict with keys {', '.join(MODES)} (got {type(dataloaders).__name__})",
+                    id="system#dataloaders",
+                )
+            )
+            return {}
+        loaders = {}
+        for mode in _check_keys(dataloaders, MODES, "system#dataloaders", problems):
+            loader = dataloaders[mode]
+            if loader is None:
+                continue  # a mode pruned by the runner
+            if not isinstance(loader, DataLoader):
+                problems.append(
+                    SystemError_(
+                        f"expected a torch.utils.data.DataLoader (got {type(loader).__name__})",
+                        id=f"system#dataloaders#{mode}",
+                    )
+                )
+            else:
+                loaders[mode] = loader
+        return loaders
+
+    # --- the step ------------------------------------------------------------------------------
+
+    def forward(self, inputs: Any, **kwargs: Any) -> Any:
+        """Run the model on ``inputs`` (``kwargs`` go to ``model.forward``)."""
+        return self.model(inputs, **kwargs)
+
+    def _step(self, batch: Any, mode: str) -> dict[str, Any]:
+        adapters = self._adapters[mode]
+        try:
+            inputs, target, identifier = self._batch[mode](batch)
+        except AdapterError as e:
+            raise _with_id(e, f"system#adapters#{mode}#batch") from e
+        trainer = self._trainer
+        epoch = trainer.current_epoch if trainer is not None else 0
+        step = trainer.global_step if trainer is not None else 0
+        kwargs = {}
+        if self._pass_epoch:
+            kwargs["epoch"] = epoch
+        if self._pass_step:
+            kwargs["step"] = step
+        if self.inferer is not None and mode != "train":
+            pred = self.inferer(inputs, self.model, **kwargs)
+        else:
+            pred = self.model(inputs, **kwargs)
+
+        names = self._names[mode]
+        loss = None
+        if self.criterion is not None and (mode == "train" or mode == "val"):
+            loss = self._loss(adapters, inputs, target, pred, mode, names)
+
+        metrics = None
+        collection = self._metrics.get(mode)
+        if collection is not None:
+            adapter = adapters.metrics
+            direct = self._direct_metrics.get(mode)
+            if adapter is None and direct is not None:
+                metrics = {}
+                for key, metric in direct:
+                    value = metric(pred, target)
+                    if isinstance(value, dict):  # flattened as MetricCollection does
+                        metrics.update(value)
+                    else:
+                        metrics[key] = value
+            else:
+                try:
+                    metrics = (
+                        collection(pred, target)
+                        if adapter is None
+                        else adapter(collection, inputs, target, pred)
+                    )
+                except AdapterError as e:
+                    raise _with_id(e, f"system#adapters#{mode}#metrics") from e
+            for key, value in metrics.items():
+                self.log(names.name("metrics", key, "step"), value, on_step=True, on_epoch=False)
+
+        if adapters.logging is not None:
+            inputs, target, pred = adapters.logging(inputs, target, pred)
+        return {
+            "identifier": identifier,
+            "input": inputs,
+            "target": target,
+            "pred": pred,
+            "loss": loss,
+            "metrics": metrics,
+            "step": step,
+            "epoch": epoch,
+        }
+
+    def _loss(
+        self, adapters: ModeAdapters, inputs: Any, target: Any, pred: Any, mode: str, names: _LogNames
+    ) -> Any:
+        adapter = adapters.criterion
+        try:
+            loss = (
+                self.criterion(pred, target)
+                if adapter is None
+                else adapter(self.criterion, inputs, target, pred)
+            )
+        except AdapterError as e:
+            raise _with_id(e, f"system#adapters#{mode}#criterion") from e
+        sums = self._loss_sums.get(mode)
+        if isinstance(loss, dict):
+            if "total" not in loss:
+                raise SystemError_(
+                    f"the criterion returned a dict without a 'total' key (keys: {', '.join(map(str, loss))})",
+                    id="system#criterion",
+                    suggestion="add 'total', the loss to optimize",
+                )
+            parts = {k: v.detach() for k, v in loss.items()}
+            for key, value in parts.items():
+                self.log(names.name("loss", key, "step"), value, on_step=True, on_epoch=False)
+            loss = loss["total"]
+        else:
+            parts = {"total": loss.detach()}
+            self.log(names.loss_step, parts["total"], on_step=True, on_epoch=False)
+        # A running tensor sum: no `.item()`, so the step never waits for the device.
+        if sums is None:
+            self._loss_sums[mode] = {k: v.clone() for k, v in parts.items()}
+            self._loss_counts[mode] = 1
+        else:
+            for key, value in parts.items():
+                sums[key] += value
+            self._loss_counts[mode] += 1
+        return loss
+
+    # --- Lightning hooks (set to None in __init__ for modes without a dataloader) -------------
+
+    def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        return self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        return self._step(batch, "predict")
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loaders["train"]
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loaders["val"]
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loaders["test"]
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loaders["predict"]
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        """Check, before the Trainer sets anything up, that the running stage has its dataloader."""
+        fn = self.trainer.state.fn
+        mode = _STAGE_MODE.get(getattr(fn, "value", str(fn)))
+        if mode is not None and mode not in self._loaders:
+            have = ", ".join(self._loaders) or "none"
+            raise StageError(
+                f"the {fn.value} stage needs a {mode} dataloader, but the System has none (it has: {have})",
+                id=f"system#dataloaders#{mode}",
+            )
+        return []
+
+    def configure_optimizers(self) -> Any:
+        if self.scheduler is None:
+            return self.optimizer
+        return {"optimizer": self.optimizer, "lr_scheduler": self.scheduler}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Take criterion state (e.g. class weights) from this System's config, not from the checkpoint.
+
+        A test run usually builds no criterion, and a resumed run may change its weights: either way
+        the checkpoint's ``criterion.*`` entries must not make strict loading fail.
+        """
+        state = checkpoint.get("state_dict")
+        if state is None:
+            return
+        for key in [k for k in state if k.startswith("criterion.")]:
+            del state[key]
+        if isinstance(self.criterion, nn.Module):
+            state.update({f"criterion.{k}": v for k, v in self.criterion.state_dict().items()})
+
+    def on_train_epoch_start(self) -> None:
+        self._start_epoch("train")
+        for name, value in _optimizer_values(self.trainer.optimizers):
+            self._log_epoch_value(name, value)
+
+    def on_validation_epoch_start(self) -> None:
+        self._start_epoch("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start_epoch("test")
+
+    def _start_epoch(self, mode: str) -> None:
+        # An epoch cut short (max_steps, lr_find, an exception) never reached its epoch end: drop its leftovers.
+        self._loss_sums.pop(mode, None)
+        self._loss_counts.pop(mode, None)
+        collection = self._metrics.get(mode)
+        if collection is not None:
+            collection.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def _log_epoch(self, mode: str) -> None:
+        names = self._names[mode]
+        sums = self._loss_sums.pop(mode, None)
+        if sums is not None:
+            count = self._loss_counts.pop(mode)
+            for key, value in sums.items():
+                self._log_epoch_value(names.name("loss", key, "epoch"), value / count)
+        collection = self._metrics.get(mode)
+        if collection is not None and any(m.update_called for m in collection.values(copy_state=False)):
+            for key, value in collection.compute().items():
+                self._log_epoch_value(names.name("metrics", key, "epoch"), value)
+            collection.reset()
+
+    def _log_epoch_value(self, name: str, value: Any) -> None:
+        # Once per epoch, so syncing is cheap: it averages the loss over ranks, and is a no-op on values
+        # torchmetrics already synced (which keeps Lightning from warning about them in DDP).
+        self.log(name, value, on_step=False, on_epoch=True, sync_dist=True, batch_size=1)
+
+    # --- tuning --------------------------------------------------------------------------------
+
+    @property
+    def learning_rate(self) -> float:
+        """The first parameter group's learning rate (read and written by ``Tuner.lr_find``)."""
+        return self._require_optimizer().param_groups[0]["lr"]
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        for group in self._require_optimizer().param_groups:
+            group["lr"] = value
+
+    def _require_optimizer(self) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            raise StageError("learning_rate needs an optimizer", id="system#optimizer")
+        return self.optimizer
+
+    @property
+    def batch_size(self) -> int:
+        """The train dataloader's batch size; setting it rebuilds the train and val dataloaders."""
+        if "train" not in self._loaders:
+            raise StageError("batch_size needs a train dataloader", id="system#dataloaders#train")
+        return self._loaders["train"].batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        if "train" not in self._loaders:
+            raise StageError("batch_size needs a train dataloader", id="system#dataloaders#train")
+        self._loaders = {
+            mode: _rebuild_loader(loader, value, f"system#dataloaders#{mode}")
+            if mode in ("train", "val")
+            else loader
+            for mode, loader in self._loaders.items()
+        }
+
+
+class _LogNames:
+    """Logged names of one mode, formatted once per key so that steps do not format strings."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.loss_step = f"{mode}/loss/step"
+        self._cache: dict[tuple[str, str, str], str] = {}
+
+    def name(self, group: str, key: str, when: str) -> str:
+        """``<mode>/<group>/<key>/<when>``; the total loss is plain ``<mode>/loss/<when>``."""
+        name = self._cache.get((group, key, when))
+        if name is None:
+            middle = "loss" if group == "loss" and key == "total" else f"{group}/{key}"
+            name = self._cache[(group, key, when)] = f"{self.mode}/{middle}/{when}"
+        return name
+
+
+def _optimizer_values(optimizers: list[torch.optim.Optimizer]) -> list[tuple[str, float]]:
+    """``(name, value)`` of lr, momentum and betas of every optimizer's parameter groups."""
+    values = []
+    for i, optimizer in enumerate(optimizers):
+        groups = optimizer.param_groups
+        for j, group in enumerate(groups):
+            suffix = (f"/optimizer{i}" if len(optimizers) > 1 else "") + (
+                f"/group{j}" if len(groups) > 1 else ""
+            )
+            values.append((f"train/lr{suffix}", float(group["lr"])))
+            if "momentum" in group:
+                values.append((f"train/momentum{suffix}", float(group["momentum"])))
+            if "betas" in group:
+                values.append((f"train/beta1{suffix}", float(group["betas"][0])))
+                values.append((f"train/beta2{suffix}", float(group["betas"][1])))
+    return values
+
+
+def _with_id(error: AdapterError, config_id: str) -> AdapterError:
+    """The same adapter error, now naming the adapter's config id (mode included)."""
+    return type(error)(
+        error.message,
+        id=error.id or config_id,
+        location=error.location,
+        suggestion=error.suggestion,
+        details=error.details,
+    )
+
+
+# --- checking the parts -------------------------------------------------------------------------
+
+MODES = ("train", "val", "test", "predict")
+_ADAPTER_KINDS = {
+    "batch": BatchAdapterLike,
+    "criterion": ArgumentAdapterLike,
+    "metrics": ArgumentAdapterLike,
+    "logging": LoggingAdapterLike,
+}
+# Keys Lightning reads from a scheduler dict.
+_SCHEDULER_KEYS = ("scheduler", "interval", "frequency", "monitor", "strict", "name")
+
+
+class ModeAdapters(NamedTuple):
+    """The adapters of one mode; ``None`` means the default."""
+
+    batch: Any = None
+    criterion: Any = None
+    metrics: Any = None
+    logging: Any = None
+
+
+def _check_keys(
+    given: Mapping[str, Any], allowed: tuple[str, ...], config_id: str, problems: list[LighterError]
+) -> list[str]:
+    """Report keys of ``given`` not in ``allowed`` (with a suggestion); return the allowed ones present."""
+    known = []
+    for key in given:
+        if key in allowed:
+            known.append(key)
+        else:
+            problems.append(
+                SystemError_(
+                    f"unknown key {key!r} (expected one of: {', '.join(allowed)})",
+                    id=f"{config_id}#{key}",
+                    suggestion=did_you_mean(str(key), allowed),
+                )
+            )
+    return known
+
+
+def _to_collection(value: Any, config_id: str, problems: list[LighterError]) -> MetricCollection | None:
+    if value is None:
+        return None
+    if isinstance(value, MetricCollection):
+        return value
+    items = (
+        list(value.values())
+        if isinstance(value, Mapping)
+        else value
+        if isinstance(value, list | tuple)
+        else [value]
+    )
+    bad = [type(m).__name__ for m in items if not isinstance(m, Metric | MetricCollection)]
+    if bad or not items:
+        problems.append(
+            SystemError_(
+                f"expected a torchmetrics Metric, a list or a dict of them (got {', '.join(bad) or 'nothing'})",
+                id=config_id,
+            )
+        )
+        return None
+    # Steps call the collection's forward, which never uses compute groups: skip their bookkeeping.
+    return MetricCollection(dict(value) if isinstance(value, Mapping) else list(items), compute_groups=False)
+
+
+def _parse_adapters(adapters: Any, problems: list[LighterError]) -> dict[str, ModeAdapters]:
+    if adapters is None:
+        return {}
+    if not isinstance(adapters, Mapping):
+        problems.append(SystemError_("adapters must be a dict of modes", id="system#adapters"))
+        return {}
+    parsed = {}
+    for mode in _check_keys(adapters, MODES, "system#adapters", problems):
+        given = adapters[mode] or {}
+        if not isinstance(given, Mapping):
+            problems.append(SystemError_("expected a dict of adapters", id=f"system#adapters#{mode}"))
+            continue
+        kinds = _check_keys(given, tuple(_ADAPTER_KINDS), f"system#adapters#{mode}", problems)
+        for kind in kinds:
+            if given[kind] is not None and not isinstance(given[kind], _ADAPTER_KINDS[kind]):
+                problems.append(
+                    AdapterError(
+                        f"expected a {kind} adapter (got {type(given[kind]).__name__})",
+                        id=f"system#adapters#{mode}#{kind}",
+                    )
+                )
+        parsed[mode] = ModeAdapters(**{kind: given[kind] for kind in kinds})
+    return parsed
+
+
+def _parse_scheduler(scheduler: Any, optimizer: Any, problems: list[LighterError]) -> Any:
+    if scheduler is None:
+        return None
+    if optimizer is None:
+        problems.append(StageError("a scheduler needs an optimizer", id="system#optimizer"))
+    if isinstance(scheduler, Mapping):
+        _check_keys(scheduler, _SCHEDULER_KEYS, "system#scheduler", problems)
+        if "scheduler" not in scheduler:
+            problems.append(SystemError_("a scheduler dict needs a 'scheduler' key", id="system#scheduler"))
+        return dict(scheduler)  # a copy: Lightning adds keys to it
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        problems.append(
+            SystemError_(
+                "ReduceLROnPlateau needs a metric to monitor",
+                id="system#scheduler",
+                suggestion="give {scheduler: ..., monitor: val/loss/epoch}",
+            )
+        )
+    return scheduler
+
+
+def _rebuild_loader(loader: DataLoader, batch_size: int, config_id: str) -> DataLoader:
+    """A copy of ``loader`` with a new batch size and everything else kept."""
+    if loader.batch_size is None:
+        raise SystemError_("cannot change the batch size of a dataloader with a batch_sampler", id=config_id)
+    sampler = loader.sampler
+    shuffle = type(sampler) is RandomSampler and not sampler.replacement and sampler._num_samples is None
+    keep_sampler = not shuffle and type(sampler) is not SequentialSampler
+    return DataLoader(
+        loader.dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        sampler=sampler if keep_sampler else None,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+        timeout=loader.timeout,
+        worker_init_fn=loader.worker_init_fn,
+        multiprocessing_context=loader.multiprocessing_context,
+        generator=sampler.generator if shuffle else loader.generator,
+        prefetch_factor=loader.prefetch_factor,
+        persistent_workers=loader.persistent_workers,
+    )
