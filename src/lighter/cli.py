@@ -1,0 +1,137 @@
+"""The ``lighter`` command: ``lighter <stage> CONFIG [--id=value ...]``.
+
+One subcommand per row of the stage table. Torch, Lightning and MONAI are imported only inside a
+command's body, so ``lighter --help`` and ``lighter <stage> --help`` answer instantly.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Sequence
+
+import typer
+
+from lighter import __version__
+from lighter.engine.stages import STAGES, Stage, StageSpec
+
+__all__ = ["app", "main", "DEBUG_ENV"]
+
+DEBUG_ENV = "LIGHTER_DEBUG"
+_MAX_ERROR_LINES = 30  # an error must fit on one screen
+
+_CONFIG_HELP = (
+    "Experiment config: a YAML/JSON file, or several separated by commas "
+    "(config1.yaml,config2.yaml), merged in order so later files win."
+)
+# "\b" keeps click from re-wrapping the paragraph that follows it.
+_OVERRIDES_HELP = """\b
+Override any config value after CONFIG with --ID=VALUE, where ID joins keys
+with '#' and VALUE is parsed as YAML (3 is a number, [1,2] a list, null is
+None; $expr and @id work too):
+
+\b
+  lighter {stage} experiment.yaml --trainer#max_epochs=3
+  lighter {stage} a.yaml,b.yaml --system#optimizer#lr=0.01
+
+\b
+Stage arguments (passed to the Lightning call) live under args#{stage},
+in the config or as --args#{stage}#NAME=VALUE.
+"""
+
+app = typer.Typer(
+    name="lighter",
+    help="Run a deep-learning experiment defined in YAML: lighter <stage> CONFIG [--id=value ...]",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lighter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Run a deep-learning experiment defined in YAML: lighter <stage> CONFIG [--id=value ...]"""
+
+
+def _debug_requested(flag: bool) -> bool:
+    # Read when a command runs, not at import, so the variable can be set per invocation.
+    return flag or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _short(message: str) -> str:
+    lines = message.splitlines()
+    if len(lines) <= _MAX_ERROR_LINES:
+        return message
+    rest = len(lines) - _MAX_ERROR_LINES
+    return "\n".join([*lines[:_MAX_ERROR_LINES], f"... ({rest} more lines; --debug shows everything)"])
+
+
+def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool = False) -> None:
+    """Run ``stage`` and turn a :class:`~lighter.errors.LighterError` into a message and exit status 1."""
+    from lighter.errors import COMMAND_LINE, LighterError, OverrideError
+
+    debug = _debug_requested(debug)
+    try:
+        if config.startswith("-"):
+            raise OverrideError(
+                f"expected CONFIG before the overrides, got '{config}'",
+                location=COMMAND_LINE,
+                suggestion=f"lighter {stage.value} CONFIG [--id=value ...]",
+            )
+        from lighter.engine.runner import run
+
+        run(stage, config, list(overrides))
+    except LighterError as error:
+        if debug:
+            traceback.print_exc()
+        else:
+            typer.echo(_short(str(error)), err=True)
+            typer.echo("(run with --debug for the full traceback)", err=True)
+        raise typer.Exit(1) from None
+
+
+def _command(stage: Stage) -> Callable[..., None]:
+    def command(
+        ctx: typer.Context,
+        config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
+        debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+    ) -> None:
+        run_stage(stage, config, ctx.args, debug)
+
+    command.__name__ = stage.value
+    return command
+
+
+def _register(stage: Stage, spec: StageSpec) -> None:
+    app.command(
+        name=stage.value,
+        help=spec.summary,
+        short_help=spec.summary,
+        epilog=_OVERRIDES_HELP.format(stage=stage.value),
+        options_metavar="[--debug] [--ID=VALUE ...]",
+        # Overrides are options click does not know: collect them untouched in ctx.args.
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(_command(stage))
+
+
+for _stage, _spec in STAGES.items():
+    _register(_stage, _spec)
+
+
+def main() -> None:
+    """Entry point of the ``lighter`` console script."""
+    app(prog_name="lighter")
+
+
+if __name__ == "__main__":
+    main()

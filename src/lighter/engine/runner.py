@@ -1,0 +1,168 @@
+"""Run one stage of an experiment: a pipeline of steps that each return a value.
+
+load → override → validate → check the stage → prune → import ``project`` → seed → build →
+record the config → run the stage with ``args#<stage>`` → report.
+
+Nothing is built before the structure is validated and the config pruned for the stage, so a
+``test`` run never builds the training data, and a mistake surfaces before any heavy work.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lighter.config import ConfigParser
+from lighter.engine.project import find_project, import_project
+from lighter.engine.prune import check_stage, prune
+from lighter.engine.schema import is_reference, validate_structure
+from lighter.engine.stages import Stage, stage_spec
+from lighter.errors import ConfigError, StageError, did_you_mean
+
+__all__ = ["load", "resolve_seed", "build", "stage_args", "run"]
+
+
+def _say(line: str) -> None:
+    """Print on rank 0 only: child processes of a multi-process launch run this same pipeline."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    if rank_zero_only.rank == 0:
+        print(line, flush=True)
+
+
+def load(config: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()) -> ConfigParser:
+    """Read the config file(s) (a path, comma-separated paths, or a list) and apply ``overrides``."""
+    parser = ConfigParser()
+    parser.read_config(config)
+    if overrides:
+        parser.apply_overrides(list(overrides))
+    return parser
+
+
+def resolve_seed(parser: ConfigParser) -> int | None:
+    """Return the configured seed (an expression is evaluated), or ``None`` when none is set."""
+    raw = parser.get("seed")
+    if raw is None:
+        return None
+    seed = parser.get_parsed_content("seed") if is_reference(raw) else raw
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(
+            f"seed must be an integer, got {seed!r}", id="seed", location=parser.location("seed")
+        )
+    return seed
+
+
+def _built(parser: ConfigParser, id_: str, kind: type, name: str) -> Any:
+    value = parser.get_parsed_content(id_)
+    if not isinstance(value, kind):
+        raise ConfigError(
+            f"{id_} must build a {name}, but it built {type(value).__module__}.{type(value).__qualname__}",
+            id=id_,
+            location=parser.location(id_),
+            suggestion=f"set {id_}#_target_: {name}",
+        )
+    return value
+
+
+def build(parser: ConfigParser) -> tuple[Any, Any]:
+    """Build ``(system, trainer)``, checking that they are a ``lighter.System`` and a ``Trainer``."""
+    from pytorch_lightning import Trainer
+
+    from lighter.system import System
+
+    trainer = _built(parser, "trainer", Trainer, "pytorch_lightning.Trainer")
+    system = _built(parser, "system", System, "lighter.System")
+    return system, trainer
+
+
+def stage_args(parser: ConfigParser, stage: Stage, method: Callable[..., Any]) -> dict[str, Any]:
+    """Resolve ``args#<stage>`` (``@``/``$`` work there too) and check it against ``method``'s signature.
+
+    Raises:
+        StageError: An argument ``method`` does not take (with the closest one it does).
+    """
+    id_ = f"args#{stage.value}"
+    args = parser.get_parsed_content(id_) if id_ in parser and parser.get(id_) is not None else {}
+    if not isinstance(args, Mapping):
+        raise ConfigError(
+            f"{id_} must be a mapping of keyword arguments", id=id_, location=parser.location(id_)
+        )
+    accepted = [
+        name
+        for name, p in inspect.signature(method).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ][1:]  # the first parameter receives the system
+    for key in args:
+        if key not in accepted:
+            raise StageError(
+                f"stage '{stage.value}' takes no argument '{key}'",
+                id=f"{id_}#{key}",
+                location=parser.location(f"{id_}#{key}"),
+                suggestion=did_you_mean(str(key), accepted) or f"it takes: {', '.join(accepted)}",
+            )
+    _check_checkpoint(parser, id_, args.get("ckpt_path"))
+    return dict(args)
+
+
+def _check_checkpoint(parser: ConfigParser, args_id: str, path: Any) -> None:
+    """Catch a mistyped ``ckpt_path`` here, with its location, rather than deep inside Lightning."""
+    if not isinstance(path, str | Path):
+        return
+    text = str(path)
+    # Lightning's own names ("best", "last", "hpc", "registry…") and remote URLs are its business.
+    if text in ("best", "last", "hpc") or text.startswith("registry") or "://" in text or Path(text).exists():
+        return
+    id_ = f"{args_id}#ckpt_path"
+    raise StageError(f"checkpoint '{text}' does not exist", id=id_, location=parser.location(id_))
+
+
+def _import_project(parser: ConfigParser) -> None:
+    path = parser.get("project")
+    if path is None:
+        return
+    location = parser.location("project")
+    import_project(find_project(path, parser.files, location=location), location=location)
+
+
+def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()) -> Any:
+    """Run ``stage`` of the experiment in ``config`` with command-line style ``overrides``.
+
+    Args:
+        stage: A :class:`Stage` or its name (``"fit"``, ``"lr_find"`` …).
+        config: A config path, comma-separated paths, or a list of paths; later files win.
+        overrides: ``["--trainer#max_epochs=3", ...]``, values parsed as YAML.
+
+    Returns:
+        What the Trainer/Tuner call returned (e.g. the predictions, or the lr finder).
+
+    Raises:
+        LighterError: Any mistake in the config, located at its id and file:line.
+    """
+    spec = stage_spec(stage)
+    stage = Stage(stage)
+    parser = load(config, overrides)
+    validate_structure(parser.config, parser.location)
+    check_stage(parser.config, stage, parser.location)
+    pruned = prune(parser, stage)
+    _import_project(parser)
+    # Lightning loads only now, so every mistake above is reported without waiting for it.
+    import pytorch_lightning as pl
+
+    from lighter.engine.reproduce import attach_config, choose_seed, recorded_config, shared_seed
+
+    seed = choose_seed(resolve_seed(parser))
+    record = recorded_config(parser.config, seed)
+
+    # Children of a DDP launch re-run this command line; the environment hands them the same seed.
+    with shared_seed(seed):
+        _say(f"Seed: {seed}")
+        pl.seed_everything(seed, workers=True, verbose=False)
+        system, trainer = build(pruned)
+        attach_config(system, trainer, record)
+        method = spec.method(trainer)
+        result = method(system, **stage_args(pruned, stage, method))
+    for line in spec.report(result, trainer) if spec.report else []:
+        _say(line)
+    return result

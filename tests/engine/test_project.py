@@ -1,0 +1,89 @@
+"""Importing the user's project folder as the module ``project``."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from lighter.engine.project import find_project, import_project
+from lighter.errors import ConfigError, Location
+
+
+@pytest.fixture
+def clean_modules():
+    saved = {n: m for n, m in sys.modules.items() if n == "project" or n.startswith("project.")}
+    yield
+    for name in [n for n in sys.modules if n == "project" or n.startswith("project.")]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def make_project(folder, value):
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text("from project.models import VALUE\n")
+    (folder / "models.py").write_text(f"VALUE = {value!r}\n")
+    return folder
+
+
+def test_relative_path_prefers_working_directory(tmp_path, monkeypatch):
+    make_project(tmp_path / "cwd" / "proj", "cwd")
+    make_project(tmp_path / "cfg" / "proj", "cfg")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert find_project("proj", [tmp_path / "cfg" / "exp.yaml"]) == (tmp_path / "cwd" / "proj").resolve()
+
+
+def test_relative_path_falls_back_to_config_folder(tmp_path, monkeypatch):
+    make_project(tmp_path / "cfg" / "proj", "cfg")
+    monkeypatch.chdir(tmp_path)
+    assert find_project("proj", [tmp_path / "cfg" / "exp.yaml"]) == (tmp_path / "cfg" / "proj").resolve()
+
+
+def test_import_registers_module_and_submodules(tmp_path, clean_modules):
+    module = import_project(make_project(tmp_path / "proj", "first"))
+    assert sys.modules["project"] is module
+    assert module.VALUE == "first"
+    from project.models import VALUE  # noqa: PLC0415 - the point is that the import works
+
+    assert VALUE == "first"
+
+
+def test_second_project_replaces_the_first(tmp_path, clean_modules):
+    import_project(make_project(tmp_path / "a" / "proj", "a"))
+    module = import_project(make_project(tmp_path / "b" / "proj", "b"))
+    assert module.VALUE == "b"
+    assert sys.modules["project.models"].VALUE == "b"
+
+
+def test_missing_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        find_project("nope", [tmp_path / "c" / "exp.yaml"], location=Location("exp.yaml", 4))
+    assert str(info.value) == (
+        f"exp.yaml:4 @ project: project folder 'nope' does not exist "
+        f"(looked in {tmp_path / 'nope'}, {tmp_path / 'c' / 'nope'})"
+    )
+
+
+def test_folder_without_init(tmp_path, monkeypatch):
+    (tmp_path / "proj").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        find_project("proj", location=Location("exp.yaml", 4))
+    assert str(info.value).startswith(
+        f"exp.yaml:4 @ project: project folder '{tmp_path / 'proj'}' has no __init__.py"
+    )
+
+
+def test_failing_import_is_located_and_chained(tmp_path, clean_modules):
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(ConfigError) as info:
+        import_project(folder, location=Location("exp.yaml", 4))
+    assert (
+        str(info.value)
+        == f"exp.yaml:4 @ project: importing project folder '{folder}' failed: RuntimeError: boom"
+    )
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert "project" not in sys.modules
