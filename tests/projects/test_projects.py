@@ -1,0 +1,145 @@
+"""The example projects under ``projects/``: every YAML loads and validates, every stage builds, and
+fit → test → predict run end to end through the real ``lighter`` command on a few steps."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from lighter.config import ConfigParser
+from lighter.engine.prune import check_stage, prune
+from lighter.engine.runner import build, load
+from lighter.engine.schema import validate_structure
+from lighter.engine.stages import Stage
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECTS = ROOT / "projects"
+LIGHTER = Path(sys.executable).with_name("lighter")
+
+DIGITS = "projects/digits/experiments"
+SEGMENTATION = "projects/segmentation/experiments"
+
+# Every experiment (a file, or an overlay merged after its base) and the stages it is meant for.
+EXPERIMENTS = [
+    pytest.param(f"{DIGITS}/digits.yaml", ("fit", "validate", "test", "predict", "lr_find"), id="digits"),
+    pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/overrides.yaml", ("fit",), id="digits+overrides"),
+    pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/test.yaml", ("test",), id="digits+test"),
+    pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/predict.yaml", ("predict",), id="digits+predict"),
+    pytest.param(
+        f"{SEGMENTATION}/segmentation.yaml", ("fit", "validate", "test", "predict"), id="segmentation"
+    ),
+    pytest.param(
+        f"{SEGMENTATION}/segmentation.yaml,{SEGMENTATION}/predict.yaml",
+        ("predict",),
+        id="segmentation+predict",
+    ),
+]
+
+
+# The dataloaders each stage builds (the others are pruned before anything is built).
+STAGE_MODES = {
+    "fit": {"train", "val"},
+    "lr_find": {"train", "val"},
+    "validate": {"val"},
+    "test": {"test"},
+    "predict": {"predict"},
+}
+
+
+def _files(param) -> list[str]:
+    return param.values[0].split(",")
+
+
+def test_every_project_yaml_is_covered():
+    """A YAML added under projects/ must be added to EXPERIMENTS, so that it is tested."""
+    shipped = {str(p.relative_to(ROOT)) for p in PROJECTS.rglob("*.yaml")}
+    covered = {f for param in EXPERIMENTS for f in _files(param)}
+    assert shipped == covered
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in PROJECTS.rglob("*.yaml")))
+def test_yaml_loads_with_config_parser(path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    parser = ConfigParser()
+    parser.read_config(path)
+    assert parser.config  # something beyond the empty _meta_
+
+
+@pytest.mark.parametrize(("config", "stages"), [pytest.param(*p.values, id=p.id) for p in EXPERIMENTS])
+def test_experiment_validates_and_builds_for_its_stages(config, stages, monkeypatch):
+    """Structure, stage requirements, and the real objects (System and Trainer) of every stage."""
+    monkeypatch.chdir(ROOT)
+    parser = load(config)
+    validate_structure(parser.config, parser.location)
+    from lighter.engine.project import find_project, import_project
+
+    import_project(find_project(parser.get("project"), parser.files))
+    for stage in stages:
+        check_stage(parser.config, stage, parser.location)
+        system, trainer = build(prune(parser, Stage(stage)))
+        # A System leaves out the dataloader hooks of modes it has no dataloader for.
+        built = {
+            mode
+            for mode in ("train", "val", "test", "predict")
+            if getattr(system, f"{mode}_dataloader") is not None
+        }
+        assert built == STAGE_MODES[stage], stage
+
+
+# --- end to end, through the `lighter` command -------------------------------------------------
+
+QUICK = ["--trainer#max_epochs=1", "--trainer#limit_train_batches=2", "--trainer#enable_progress_bar=false"]
+
+
+def lighter(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run the real ``lighter`` command from the repository root; fail with its output on error."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [str(LIGHTER), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, (
+        f"lighter {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result
+
+
+@pytest.mark.slow
+def test_digits_fit_test_predict(tmp_path):
+    out = f"--vars#out={tmp_path}"
+    fit = lighter("fit", f"{DIGITS}/digits.yaml", out, *QUICK)
+    assert "epoch 1/1: val/loss/epoch" in fit.stdout  # the project's PrintMetrics callback
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    assert list(tmp_path.glob("logs/version_*/config.yaml"))
+
+    test = lighter("test", f"{DIGITS}/digits.yaml,{DIGITS}/test.yaml", out)
+    assert "test/metrics/accuracy/epoch" in test.stdout
+
+    lighter("predict", f"{DIGITS}/digits.yaml,{DIGITS}/predict.yaml", out)
+    with open(tmp_path / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 270  # the whole predict split, one row per digit
+    assert all(r["identifier"].startswith("digit_") and 0 <= int(r["pred"]) <= 9 for r in rows)
+    assert len({r["identifier"] for r in rows}) == len(rows)
+
+
+@pytest.mark.slow
+def test_segmentation_fit_predict(tmp_path):
+    out = f"--vars#out={tmp_path}"
+    small = [
+        "--system#dataloaders#train#dataset#num_samples=16",
+        "--system#dataloaders#val#dataset#num_samples=4",
+    ]
+    lighter("fit", f"{SEGMENTATION}/segmentation.yaml", out, *QUICK, *small)
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+
+    lighter("predict", f"{SEGMENTATION}/segmentation.yaml,{SEGMENTATION}/predict.yaml", out)
+    masks = sorted((tmp_path / "predictions").glob("*.png"))
+    assert [m.name for m in masks] == [f"predict_{i:04d}.png" for i in range(8)]
+    pixels = set(Image.open(masks[0]).getdata())
+    assert Image.open(masks[0]).size == (64, 64) and pixels <= {0, 255}
