@@ -20,7 +20,17 @@ __all__ = ["equivalent", "difference", "shared_groups", "all_ids"]
 
 _ATOMS = (str, bytes, int, float, complex, bool, type(None), range, slice, enum.Enum)
 # Objects whose state is random or process-bound: the same type is all we can ask for.
-_OPAQUE_TYPE_NAMES = {"RandomState", "Generator", "lock", "RLock", "Lock", "Thread", "Event", "Condition", "Logger"}
+_OPAQUE_TYPE_NAMES = {
+    "RandomState",
+    "Generator",
+    "lock",
+    "RLock",
+    "Lock",
+    "Thread",
+    "Event",
+    "Condition",
+    "Logger",
+}
 # A failed ``$import`` binds a stand-in that raises when used: MONAI's and ours are alike.
 _FAILED_IMPORT = {"_LazyRaise", "FailedImport"}
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -82,14 +92,16 @@ def _difference(cmp: _Compare, a: Any, b: Any, path: str, depth: int) -> str | N
     if isinstance(a, (list, tuple)):
         if len(a) != len(b):
             return f"{where}: length {len(a)} != {len(b)}"
-        return _first(cmp.diff(x, y, f"{path}#{i}", depth + 1) for i, (x, y) in enumerate(zip(a, b)))
+        return _first(
+            cmp.diff(x, y, f"{path}#{i}", depth + 1) for i, (x, y) in enumerate(zip(a, b, strict=True))
+        )
     if isinstance(a, (set, frozenset)):
         return None if a == b else f"{where}: {a!r} != {b!r}"
     if isinstance(a, functools.partial):
         return (
-            cmp.diff(a.func, b.func, f"{path}.func", depth + 1)
-            or cmp.diff(a.args, b.args, f"{path}.args", depth + 1)
-            or cmp.diff(a.keywords, b.keywords, f"{path}.keywords", depth + 1)
+            cmp.diff(a.func, b.func, f"{where}.func", depth + 1)
+            or cmp.diff(a.args, b.args, f"{where}.args", depth + 1)
+            or cmp.diff(a.keywords, b.keywords, f"{where}.keywords", depth + 1)
         )
     if isinstance(a, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
         same = _qualified(a) == _qualified(b)
@@ -101,7 +113,7 @@ def _difference(cmp: _Compare, a: Any, b: Any, path: str, depth: int) -> str | N
         return None
     state_a, state_b = _state(a), _state(b)
     if state_a is not None and state_b is not None:
-        return cmp.diff(state_a, state_b, f"{path}.__dict__", depth + 1)
+        return cmp.diff(state_a, state_b, f"{where}.__dict__", depth + 1)
     try:
         if a == b:
             return None
@@ -209,7 +221,9 @@ def shared_groups(result: Any) -> set[frozenset[str]]:
 def all_ids(config: Any, prefix: str = "") -> list[str]:
     """Every id inside a raw config, parents before children (document order)."""
     ids: list[str] = []
-    items = config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, list) else ()
+    items = (
+        config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, list) else ()
+    )
     for key, value in items:
         sub = f"{prefix}#{key}" if prefix else str(key)
         ids.append(sub)

@@ -2,9 +2,9 @@
 
 The generator is driven by one ``choose(n) -> int in [0, n)`` callable, so the same code serves a
 seeded ``random.Random`` and Hypothesis (``data.draw(st.integers(0, n - 1))``, which then shrinks
-failing configs). References only point at ids that are complete when they are written, so valid
-configs are acyclic; macros only copy subtrees without relative ids or macros, whose meaning
-MONAI ties to the order it rewrites the config in.
+failing configs). References and macros only point at ids that are complete when they are
+written, so valid configs are acyclic, and a macro always copies a subtree written before it
+(MONAI expands macros in document order, so a macro of a later macro stays unexpanded there).
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ class Generated:
 class _Done:
     path: tuple[str, ...]
     kind: str
-    macro_ok: bool
 
 
 @dataclass
@@ -65,8 +64,8 @@ class _State:
     def coin(self, one_in: int) -> bool:
         return self.choose(one_in) == 0
 
-    def of_kind(self, *kinds: str, macro: bool = False) -> list[_Done]:
-        return [d for d in self.done if (not kinds or d.kind in kinds) and (d.macro_ok or not macro)]
+    def of_kind(self, *kinds: str) -> list[_Done]:
+        return [d for d in self.done if d.kind in kinds]
 
 
 def generate_config(choose: Choose, allow_broken: bool = True) -> Generated:
@@ -75,8 +74,8 @@ def generate_config(choose: Choose, allow_broken: bool = True) -> Generated:
     config: dict[str, Any] = {}
     for i in range(1 + choose(5)):
         key = f"k{i}"
-        config[key], kind, macro_ok = _value(state, (key,), depth=1)
-        state.done.append(_Done((key,), kind, macro_ok))
+        config[key], kind = _value(state, (key,), depth=1)
+        state.done.append(_Done((key,), kind))
     if state.imports:
         # MONAI runs every import before resolving anything, wherever it is written.
         items = list(config.items())
@@ -94,9 +93,9 @@ def generate_config(choose: Choose, allow_broken: bool = True) -> Generated:
     return Generated(config, broken)
 
 
-def _value(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
-    """Generate the raw value at ``path``; return it, the kind of what it resolves to, macro-safety."""
-    makers: list[Callable[[_State, tuple[str, ...], int], tuple[Any, str, bool]]] = [_scalar, _scalar]
+def _value(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
+    """Generate the raw value at ``path``; return it and the kind of what it resolves to."""
+    makers: list[Callable[[_State, tuple[str, ...], int], tuple[Any, str]]] = [_scalar, _scalar]
     if depth < 4:
         makers += [_list, _dict, _component, _component]
     if state.done:
@@ -104,71 +103,69 @@ def _value(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, 
     return state.pick(makers)(state, path, depth)
 
 
-def _scalar(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
+def _scalar(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
     options = [(state.choose(100) - 20, "num"), (state.pick(_WORDS), "str"), (0.5 * state.choose(9), "num")]
     options += [(bool(state.choose(2)), "other"), (None, "other")]
-    value, kind = state.pick(options)
-    return value, kind, True
+    return state.pick(options)
 
 
-def _children(state: _State, path: tuple[str, ...], depth: int, keys: list) -> tuple[dict, bool]:
-    items, macro_ok = {}, True
+def _children(state: _State, path: tuple[str, ...], depth: int, keys: list) -> dict:
+    items = {}
     for key in keys:
         sub = (*path, str(key))
-        value, kind, ok = _value(state, sub, depth + 1)
-        items[key], macro_ok = value, macro_ok and ok
-        state.done.append(_Done(sub, kind, ok))
-    return items, macro_ok
+        items[key], kind = _value(state, sub, depth + 1)
+        state.done.append(_Done(sub, kind))
+    return items
 
 
-def _list(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
-    items, macro_ok = _children(state, path, depth, list(range(state.choose(4))))
-    return list(items.values()), "list", macro_ok
+def _list(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
+    return list(_children(state, path, depth, list(range(state.choose(4)))).values()), "list"
 
 
-def _dict(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
+def _dict(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
     keys = sorted({state.pick(list(_KEYS)) for _ in range(1 + state.choose(3))})
-    items, macro_ok = _children(state, path, depth, keys)
-    return items, "dict", macro_ok
+    return _children(state, path, depth, keys), "dict"
 
 
-def _component(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
+def _component(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
     shape = state.choose(7)
     if shape <= 2:
         target = state.pick(sorted(_FREE_TARGETS))
         keys = sorted({state.pick(list(_KEYS)) for _ in range(state.choose(4))})
-        args, macro_ok = _children(state, path, depth, keys)
-        config, kind = {"_target_": target, **args}, _FREE_TARGETS[target]
+        config, kind = {"_target_": target, **_children(state, path, depth, keys)}, _FREE_TARGETS[target]
         factories = state.of_kind("factory")
         if factories and state.coin(3):  # _target_ given as a reference to a callable
             config["_target_"] = _ref_text(state, path + ("_target_",), state.pick(factories).path)
-            macro_ok = False
+        elif target == "collections.OrderedDict" and state.imports and state.coin(3):
+            config["_target_"] = "$OrderedDict"  # ... or as an expression
     elif shape == 3:
-        config = {"_target_": "collections.Counter", "a": state.choose(5), "b": state.choose(5)}
-        config, kind, macro_ok = config, "dict", True
+        config, kind = {"_target_": "collections.Counter", "a": state.choose(5), "b": state.choose(5)}, "dict"
     elif shape == 4:
-        config = {"_target_": "fractions.Fraction", "numerator": state.choose(9), "denominator": 1 + state.choose(4)}
-        kind, macro_ok = "num", True
+        config = {
+            "_target_": "fractions.Fraction",
+            "numerator": state.choose(9),
+            "denominator": 1 + state.choose(4),
+        }
+        kind = "num"
     elif shape == 5:
         target = state.pick(sorted(_FREE_TARGETS))
-        config, kind, macro_ok = {"_target_": target, "_mode_": "callable"}, "factory", True
+        config, kind = {"_target_": target, "_mode_": "callable"}, "factory"
     else:
         config = {"_target_": state.pick(["builtins.sorted", "operator.add"]), "_mode_": "callable"}
         if config["_target_"] == "builtins.sorted" and state.coin(2):
             config["reverse"] = bool(state.choose(2))  # a functools.partial
-        kind, macro_ok = "func", True
+        kind = "func"
     if state.coin(4):
         config["_desc_"] = "a component"
     if state.coin(4) and state.done:
         config["_requires_"] = _ref_text(state, path + ("_requires_",), state.pick(state.done).path)
-        macro_ok = False
     if state.coin(5):
         config["_disabled_"] = state.pick([True, "true", "True", False, "false"])
         if config["_disabled_"] in (True, "true", "True"):
             kind = "none"
     if kind != "none" and state.coin(8):
         config["_mode_"] = config.get("_mode_", "default")
-    return config, kind, macro_ok
+    return config, kind
 
 
 def _ref_text(state: _State, here: tuple[str, ...], target: tuple[str, ...], sigil: str = "@") -> str:
@@ -181,21 +178,17 @@ def _ref_text(state: _State, here: tuple[str, ...], target: tuple[str, ...], sig
     return sigil + state.pick(["#", "::"]).join(target)
 
 
-def _reference(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
+def _reference(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
     target = state.pick(state.done)
-    text = _ref_text(state, path, target.path)
-    return text, target.kind, not text.startswith("@#")
+    return _ref_text(state, path, target.path), target.kind
 
 
-def _macro(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
-    candidates = state.of_kind(macro=True)
-    if not candidates:
-        return _scalar(state, path, depth)
-    target = state.pick(candidates)
-    return _ref_text(state, path, target.path, sigil="%"), target.kind, False
+def _macro(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
+    target = state.pick(state.done)
+    return _ref_text(state, path, target.path, sigil="%"), target.kind
 
 
-def _expression(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str, bool]:
+def _expression(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, str]:
     def ref(d: _Done) -> str:
         return _ref_text(state, path, d.path)
 
@@ -204,7 +197,11 @@ def _expression(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, 
     anything = state.done
     if nums:
         a, b = state.pick(nums), state.pick(nums)
-        options += [(f"${ref(a)} + 1", "num"), (f"$max({ref(a)}, {ref(b)})", "num"), (f"$str({ref(a)})", "str")]
+        options += [
+            (f"${ref(a)} + 1", "num"),
+            (f"$max({ref(a)}, {ref(b)})", "num"),
+            (f"$str({ref(a)})", "str"),
+        ]
         if state.imports:
             options += [(f"$math.floor({ref(a)})", "num"), (f"$OrderedDict(v={ref(a)})", "dict")]
     if sized:
@@ -213,6 +210,9 @@ def _expression(state: _State, path: tuple[str, ...], depth: int) -> tuple[Any, 
     if state.of_kind("dict"):
         options += [(f"$sorted({ref(state.pick(state.of_kind('dict')))})", "list")]
     x, y = state.pick(anything), state.pick(anything)
-    options += [(f"$[{ref(x)}, {ref(y)}]", "list"), (f"${ref(x)}", x.kind), (f"$type({ref(x)}).__name__", "str")]
-    text, kind = state.pick(options)
-    return text, kind, "@#" not in text
+    options += [
+        (f"$[{ref(x)}, {ref(y)}]", "list"),
+        (f"${ref(x)}", x.kind),
+        (f"$type({ref(x)}).__name__", "str"),
+    ]
+    return state.pick(options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import signal
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -18,7 +19,15 @@ from typing import Any
 
 from _gen_compare import difference, shared_groups
 
-__all__ = ["Outcome", "monai_parser", "our_parser", "resolve_each", "check_like_monai", "time_limit", "TimeLimit"]
+__all__ = [
+    "Outcome",
+    "monai_parser",
+    "our_parser",
+    "resolve_each",
+    "check_like_monai",
+    "time_limit",
+    "TimeLimit",
+]
 
 
 @dataclass
@@ -54,10 +63,6 @@ def _shared_locator() -> Any:
 
 def our_parser(config: Any = None, globals: dict | None = None, files: Any = None) -> Any:  # noqa: A002
     """A ``lighter.config.ConfigParser`` given the caller's config as is (it must not mutate it)."""
-    import os  # DEV-ONLY
-
-    if os.environ.get("LIGHTER_DIFF_SELFTEST"):  # DEV-ONLY
-        return monai_parser(config, globals, files)  # DEV-ONLY
     from lighter.config import ConfigParser
 
     parser = ConfigParser(config=config, globals=globals)
@@ -82,17 +87,28 @@ def resolve_each(make: Callable[[], Any], ids: Iterable[str], **kwargs: Any) -> 
     return outcomes
 
 
-def check_like_monai(config: dict, ids: list[str], globals: dict | None = None) -> None:  # noqa: A002
-    """Assert that ours resolves every id in ``ids`` like MONAI does (see module docstring)."""
-    import os  # DEV-ONLY
+def check_like_monai(
+    config: dict | None,
+    ids: list[str],
+    globals: dict | None = None,
+    files: Any = None,  # noqa: A002
+) -> dict[str, Outcome]:
+    """Assert that ours resolves every id in ``ids`` like MONAI does (see module docstring).
 
+    Args:
+        config: The config given to the constructor (``None`` to read ``files`` only).
+        ids: The ids to resolve, in this order, with one parser each side.
+        globals: Passed to both constructors.
+        files: Passed to both parsers' ``read_config``.
+
+    Returns:
+        MONAI's outcome for each id, so a caller can also check that its case is what it claims.
+    """
     from lighter.errors import LighterError
 
-    if os.environ.get("LIGHTER_DIFF_SELFTEST"):  # DEV-ONLY
-        LighterError = Exception  # noqa: N806 DEV-ONLY
-    expected = resolve_each(lambda: monai_parser(config, globals), ids)
+    expected = resolve_each(lambda: monai_parser(config, globals, files), ids)
     before = copy.deepcopy(config)
-    actual = resolve_each(lambda: our_parser(config, globals), ids)
+    actual = resolve_each(lambda: our_parser(config, globals, files), ids)
     assert config == before, "lighter mutated the caller's config"
     problems = []
     for id_ in ids:
@@ -101,9 +117,13 @@ def check_like_monai(config: dict, ids: list[str], globals: dict | None = None) 
             if got.ok:
                 problems.append(f"{id_!r}: MONAI raised {want.error!r}, ours returned {got.value!r}")
             elif not isinstance(got.error, LighterError):
-                problems.append(f"{id_!r}: ours raised {type(got.error).__name__}, not a LighterError: {got.error}")
+                problems.append(
+                    f"{id_!r}: ours raised {type(got.error).__name__}, not a LighterError: {got.error}"
+                )
         elif not got.ok:
-            problems.append(f"{id_!r}: MONAI gave {want.value!r}, ours raised {type(got.error).__name__}: {got.error}")
+            problems.append(
+                f"{id_!r}: MONAI gave {want.value!r}, ours raised {type(got.error).__name__}: {got.error}"
+            )
         else:
             diff = difference(want.value, got.value)
             if diff is not None:
@@ -111,8 +131,11 @@ def check_like_monai(config: dict, ids: list[str], globals: dict | None = None) 
     if "" in ids and expected[""].ok and actual[""].ok:
         want_groups, got_groups = shared_groups(expected[""].value), shared_groups(actual[""].value)
         if want_groups != got_groups:
-            problems.append(f"shared objects differ: MONAI {sorted(map(sorted, want_groups))}, ours {sorted(map(sorted, got_groups))}")
+            problems.append(
+                f"shared objects differ: MONAI {sorted(map(sorted, want_groups))}, ours {sorted(map(sorted, got_groups))}"
+            )
     assert not problems, "\n".join(problems)
+    return expected
 
 
 class TimeLimit(BaseException):
@@ -127,9 +150,13 @@ def time_limit(seconds: float):
         raise TimeLimit()
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # pytest-timeout may have its own alarm running: give it back what is left of it afterwards.
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))

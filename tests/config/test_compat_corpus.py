@@ -27,7 +27,9 @@ OURS_LIMIT_S = 30.0
 
 def _params() -> list:
     if not FILES:
-        return [pytest.param(None, id="no-corpus", marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))]
+        return [
+            pytest.param(None, id="no-corpus", marks=pytest.mark.skip(reason=f"corpus not found at {CORPUS}"))
+        ]
     return [pytest.param(path, id=str(path.relative_to(CORPUS))) for path in FILES]
 
 
@@ -46,7 +48,9 @@ def _monai_resolved(path: Path, ids: list[str]) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("path", _params())
-def test_bundle_config_resolves_like_monai(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bundle_config_resolves_like_monai(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Bundles create output folders relative to the working directory: keep them out of the repo.
     monkeypatch.chdir(tmp_path)
     ids = [k for k in monai_parser(files=str(path)).get() if k != "_meta_"]
@@ -63,7 +67,9 @@ def test_bundle_config_resolves_like_monai(path: Path, tmp_path: Path, monkeypat
             parser = our_parser(files=str(path))
         except Exception as err:  # noqa: BLE001 - reported below with the id
             if id_ in expected:
-                problems.append(f"{id_}: MONAI resolved it, ours raised {type(err).__name__}: {str(err)[:300]}")
+                problems.append(
+                    f"{id_}: MONAI resolved it, ours raised {type(err).__name__}: {str(err)[:300]}"
+                )
     elapsed = time.perf_counter() - started
     # Compare once everything is built: later ids may change earlier objects (a scheduler sets
     # its optimizer's initial_lr), as they did in MONAI's run.
@@ -73,6 +79,8 @@ def test_bundle_config_resolves_like_monai(path: Path, tmp_path: Path, monkeypat
         diff = difference(expected[id_], got, path=id_, strict=False)
         if diff is not None:
             problems.append(diff[:500])
-    print(f"\n{path.relative_to(CORPUS)}: MONAI resolved {len(expected)}/{len(ids)} top-level ids, "
-          f"ours matched {len(expected) - len(problems)} ({elapsed:.2f} s)")
+    print(
+        f"\n{path.relative_to(CORPUS)}: MONAI resolved {len(expected)}/{len(ids)} top-level ids, "
+        f"ours matched {len(expected) - len(problems)} ({elapsed:.2f} s)"
+    )
     assert not problems, "\n".join(problems)

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from _gen_compare import all_ids, difference
+import yaml
+from _gen_cases import FAILING, FILES, VALID
+from _gen_compare import all_ids, difference, shared_groups
 from _gen_configs import generate_config
 from _gen_harness import check_like_monai, monai_parser, our_parser, resolve_each
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("monai.bundle")
-
-COMP = "collections.OrderedDict"
-LINEAR = {"_target_": "torch.nn.Linear", "in_features": 4, "out_features": 2}
 
 
 def every_id(config: dict) -> list[str]:
@@ -28,83 +27,10 @@ def every_id(config: dict) -> list[str]:
     return ids + [i.replace("#", "::") for i in ids if "#" in i] + [""]
 
 
-VALID = [
-    pytest.param({"a": {"b": [1, {"c": 2.5}], "d": "x"}, "e": [[1, 2], [3]], "f": None}, id="nested-literals"),
-    pytest.param({"s": "price $5", "t": "a@b.com", "u": "50%", "v": ""}, id="sigils-inside-plain-strings"),
-    pytest.param({"a": {"b": 1}, "r": "@a#b", "r2": "@a::b", "whole": "@a"}, id="ref-into-dict"),
-    pytest.param({"l": [10, 20, {"x": 3}], "r": "@l#1", "r2": "@l::2::x", "r3": "@l#2#x"}, id="ref-into-list-by-index"),
-    pytest.param({"a": 1, "b": "@a", "c": "@b", "d": ["@c", "@b", {"e": "@d#0"}]}, id="ref-chain"),
-    pytest.param({"m": {"_target_": COMP, "x": 1}, "r1": "@m", "r2": ["@m", {"k": "@m"}]}, id="ref-shares-one-object"),
-    pytest.param({"m": {"_target_": COMP, "x": [1]}, "c1": "%m", "c2": "%m", "r": "@m"}, id="macro-gives-fresh-copies"),
-    pytest.param({"a": {"b": [1, 2]}, "c": "%a#b", "d": "%a::b", "e": {"f": "%a"}}, id="macro-of-plain-values"),
-    pytest.param({"x": 0, "a": {"x": 1, "y": "@#x", "z": "%#x", "w": "@x"}}, id="relative-sibling"),
-    pytest.param(
-        {"x": 1, "a": {"x": 2, "b": {"c": 3, "up1": "@##x", "up2": "@###x", "sib": "@#c", "deep": "@##b#c"}}},
-        id="relative-parents",
-    ),
-    pytest.param({"a": [1, "@#0", "$@#0 + 1", {"b": "@##0"}]}, id="relative-in-list"),
-    pytest.param({"a": {"x": 2, "y": "$@#x * 10", "m": {"_target_": COMP, "v": "%##x"}}}, id="relative-in-expr-and-macro"),
-    pytest.param({"a": 2, "b": [1, 2, 3], "c": "$@a + len(@b)", "d": "$[i * @a for i in @b]"}, id="expr-with-refs"),
-    pytest.param({"a": {"x": 1}, "b": "$@a['x'] + @a::x", "c": "$None", "d": {"e": "$None"}}, id="expr-values"),
-    pytest.param({"imp": "$import math", "v": "$math.sqrt(16)", "w": ["$math.floor(2.5)"]}, id="expr-import"),
-    pytest.param({"imp": "$from collections import OrderedDict", "v": "$OrderedDict(a=1)"}, id="expr-from-import"),
-    pytest.param({"v": "$math.floor(2.5)", "imports": ["$import math"]}, id="import-written-after-use"),
-    pytest.param({"imp": "$import collections as co", "v": "$co.Counter('aab')"}, id="import-as"),
-    pytest.param({"t": "$torch.zeros(2)", "n": "$np.arange(3)", "m": "$numpy.ones(2)"}, id="default-globals"),
-    pytest.param({"o": {"_target_": COMP, "a": 1, "b": [1, {"c": "@o#a"}]}}, id="target-ordereddict"),
-    pytest.param({"net": {**LINEAR, "bias": False}}, id="target-torch-linear"),
-    pytest.param(
-        {"l1": LINEAR, "mods": {"_target_": "torch.nn.ModuleList", "modules": ["@l1", {"_target_": "torch.nn.ReLU"}]}},
-        id="target-torch-modulelist",
-    ),
-    pytest.param(
-        {"net": LINEAR, "opt": {"_target_": "torch.optim.SGD", "params": "$@net.parameters()", "lr": 0.1}},
-        id="target-optimizer-with-expr",
-    ),
-    pytest.param(
-        {"t": {"_target_": "Compose", "transforms": [{"_target_": "ScaleIntensity", "minv": 0.0}]}},
-        id="target-monai-short-name",
-    ),
-    pytest.param({"f": {"_target_": COMP, "_mode_": "callable"}, "o": {"_target_": "@f", "a": 1}}, id="target-is-ref"),
-    pytest.param({"imp": "$import collections", "o": {"_target_": "$collections.Counter", "a": 2}}, id="target-is-expr"),
-    pytest.param(
-        {"d": {"x": 1, "c": {"_target_": COMP, "_disabled_": True}}, "r": "@d#c", "e": "$@d#c is None"},
-        id="disabled-in-dict",
-    ),
-    pytest.param({"l": [1, {"_target_": COMP, "_disabled_": "true"}, 3], "r": "@l#1"}, id="disabled-in-list"),
-    pytest.param({"c": {"_target_": COMP, "_disabled_": "false", "a": 1}, "d": {"_target_": COMP, "_disabled_": False}}, id="disabled-false"),
-    pytest.param({"d": {"x": {"_target_": "os.sched_yield"}, "y": 1}, "l": [{"_target_": "os.sched_yield"}]}, id="component-returning-none"),
-    pytest.param({"f": {"_target_": "operator.add", "_mode_": "callable"}, "v": "$@f(1, 2)"}, id="callable-without-args"),
-    pytest.param(
-        {"f": {"_target_": "builtins.sorted", "_mode_": "callable", "reverse": True}, "v": "$@f([1, 3, 2])"},
-        id="callable-with-args-is-partial",
-    ),
-    pytest.param(
-        {"f": {"_target_": "fractions.Fraction", "_mode_": "callable", "denominator": 3}, "v": "$@f(1)"},
-        id="callable-class-partial",
-    ),
-    pytest.param({"c": {"_target_": COMP, "_mode_": "default", "a": 1}}, id="mode-default"),
-    pytest.param(
-        {"first": {"_target_": "collections.Counter", "a": 1}, "a": {"_target_": COMP, "_requires_": "@first", "x": 1}},
-        id="requires-ref",
-    ),
-    pytest.param(
-        {"f": {"_target_": "collections.Counter"}, "a": {"_target_": COMP, "_requires_": ["@f", "$import math"], "x": "$math.pi"}},
-        id="requires-list",
-    ),
-    pytest.param({"a": {"_target_": COMP, "_desc_": "some docs", "x": 1}}, id="desc-ignored"),
-    pytest.param(
-        {"c": {"_target_": "builtins.dict", "inner": {"_target_": "fractions.Fraction", "numerator": 1, "denominator": 3},
-               "lst": [{"_target_": "collections.Counter", "a": 2}]}},
-        id="nested-components",
-    ),
-    pytest.param({"m": {"_target_": COMP}, "same": "$@m", "pair": "$[@m, @m]", "n": {"k": "@m"}}, id="expr-returns-shared-object"),
-]
-
-
 @pytest.mark.parametrize("config", VALID)
 def test_resolves_like_monai(config: dict) -> None:
-    check_like_monai(config, every_id(config))
+    expected = check_like_monai(config, every_id(config))
+    assert all(outcome.ok for outcome in expected.values()), "a valid case must resolve in MONAI"
 
 
 @pytest.mark.parametrize(
@@ -116,24 +42,8 @@ def test_resolves_like_monai(config: dict) -> None:
     ],
 )
 def test_globals_argument_like_monai(config: dict, globals_: dict) -> None:
-    check_like_monai(config, every_id(config), globals=globals_)
-
-
-FAILING = [
-    pytest.param({"a": "@b"}, "a", id="missing-ref"),
-    pytest.param({"a": {"x": 1}, "b": "@a#y"}, "b", id="missing-nested-ref"),
-    pytest.param({"a": "$@nope + 1"}, "a", id="missing-ref-in-expr"),
-    pytest.param({"a": 1}, "nope", id="missing-requested-id"),
-    pytest.param({"a": "@b", "b": "@a"}, "a", id="cycle-of-two"),
-    pytest.param({"a": {"x": "@a"}}, "a", id="cycle-self"),
-    pytest.param({"a": "$@b", "b": {"_target_": "builtins.dict", "x": "@a"}}, "b", id="cycle-through-expr-and-component"),
-    pytest.param({"a": "@##x"}, "a", id="relative-out-of-range"),
-    pytest.param({"a": "%nope"}, "a", id="missing-macro"),
-    pytest.param({"a": {"_target_": "collections.NoSuchThing"}}, "a", id="bad-target"),
-    pytest.param({"a": "$1 / 0"}, "a", id="failing-expr"),
-    pytest.param({"a": {"_target_": "fractions.Fraction", "numerator": 1, "denominator": 0}}, "a", id="raising-constructor"),
-    pytest.param({"a": {"_target_": "fractions.Fraction", "numerator": 1, "denom": 2}}, "a", id="unexpected-argument"),
-]
+    expected = check_like_monai(config, every_id(config), globals=globals_)
+    assert all(outcome.ok for outcome in expected.values()), "a valid case must resolve in MONAI"
 
 
 @pytest.mark.parametrize(("config", "bad_id"), FAILING)
@@ -143,11 +53,152 @@ def test_raises_where_monai_raises(config: dict, bad_id: str) -> None:
     check_like_monai(config, [bad_id, ""] if bad_id in config else [bad_id])
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def _api_calls(parser) -> list:
+    """The same sequence of API calls on either parser; returns what each call gave."""
+    out = [parser.get("a#b"), parser.get("a::l#1"), parser.get("nope", "dflt"), parser.get("a#l#9", "dflt")]
+    out += [
+        parser["a#l"],
+        "a#b" in parser,
+        "a#x" in parser,
+        "a#l#5" in parser,
+        parser.get_parsed_content("c"),
+    ]
+    parser["a#b"] = 5
+    out.append(parser.get_parsed_content("c"))
+    parser.set({"y": 1}, "new#deep")
+    out += [parser.get("new"), parser.get_parsed_content("new#deep#y")]
+    parser.update({"a#l#0": 7, "k": "@a#l"})
+    out += [parser.get_parsed_content("k"), parser.get_parsed_content("c", lazy=False)]
+    parser.parse()
+    out.append(parser.get_parsed_content(""))
+    return out
+
+
+def test_api_calls_like_monai() -> None:
+    config = {"a": {"b": 1, "l": [1, 2]}, "c": "@a#b"}
+    expected, actual = _api_calls(monai_parser(config)), _api_calls(our_parser(config))
+    assert difference(expected, actual) is None, difference(expected, actual)
+    assert config == {"a": {"b": 1, "l": [1, 2]}, "c": "@a#b"}
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        pytest.param("base.yaml", id="one-file"),
+        pytest.param("base.yaml,over.yaml", id="comma-separated"),
+        pytest.param(["base.yaml", "over.yaml", "more.json"], id="list-with-json"),
+    ],
+)
+def test_read_config_like_monai(files, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # MONAI finds %file.yaml macros relative to the working directory
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text)
+    ids = [k for k in monai_parser(files=files).get() if k != "_meta_"]
+    expected = resolve_each(lambda: monai_parser(files=files), ids)
+    actual = resolve_each(lambda: our_parser(files=files), ids)
+    for id_ in ids:
+        assert expected[id_].ok, expected[id_].error
+        assert actual[id_].ok, actual[id_].error
+        assert difference(expected[id_].value, actual[id_].value, id_) is None, difference(
+            expected[id_].value, actual[id_].value, id_
+        )
+
+
+def _comparator_pairs() -> list:
+    import functools
+    from collections import OrderedDict
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    import torch
+
+    same = [
+        pytest.param(torch.nn.Linear(4, 2), torch.nn.Linear(4, 2), None, id="same-network-other-weights"),
+        pytest.param(Fraction(1, 3), Fraction(1, 3), None, id="same-fraction"),
+        pytest.param(SimpleNamespace(a=[1]), SimpleNamespace(a=[1]), None, id="same-object-state"),
+        pytest.param(
+            functools.partial(sorted, reverse=True),
+            functools.partial(sorted, reverse=True),
+            None,
+            id="same-partial",
+        ),
+    ]
+    different = [
+        pytest.param(OrderedDict(a=1), {"a": 1}, "<root>: type OrderedDict != dict", id="container-type"),
+        pytest.param([1, 2], [1, 2, 3], "<root>: length 2 != 3", id="list-length"),
+        pytest.param(
+            {"a": 1, "b": 2}, {"b": 2, "a": 1}, "<root>: keys ['a', 'b'] != ['b', 'a']", id="key-order"
+        ),
+        pytest.param({"a": [1, {"b": 2}]}, {"a": [1, {"b": 3}]}, "#a#1#b: 2 != 3", id="nested-value"),
+        pytest.param(
+            functools.partial(sorted, reverse=True),
+            functools.partial(sorted),
+            "<root>.keywords: keys ['reverse'] != []",
+            id="partial-keywords",
+        ),
+        pytest.param(
+            torch.nn.Linear(4, 2),
+            torch.nn.Linear(4, 3),
+            "<root>: Linear parameters differ",
+            id="network-shape",
+        ),
+        pytest.param(
+            torch.zeros(2),
+            torch.ones(2),
+            "<root>: tensor (2,) torch.float32 != (2,) torch.float32",
+            id="tensor-values",
+        ),
+        pytest.param(
+            SimpleNamespace(a=1), SimpleNamespace(a=2), "<root>.__dict__#a: 1 != 2", id="object-state"
+        ),
+    ]
+    return same + different
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), _comparator_pairs())
+def test_comparator_tells_results_apart(a, b, expected) -> None:
+    assert difference(a, b) == expected
+
+
+def test_shared_groups_tell_references_from_copies() -> None:
+    from collections import OrderedDict
+
+    one, other = OrderedDict(x=1), OrderedDict(x=1)
+    assert shared_groups({"a": one, "b": [one]}) == {frozenset({"#a", "#b#0"})}
+    assert shared_groups({"a": one, "b": [other]}) == set()
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(st.data())
 def test_generated_configs_resolve_like_monai(data: st.DataObject) -> None:
     generated = generate_config(lambda n: data.draw(st.integers(0, n - 1)) if n > 1 else 0)
     note(json.dumps(generated.config, indent=1))
     ids = ["", generated.broken] if generated.broken else every_id(generated.config)
     check_like_monai(generated.config, ids)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(data=st.data())
+def test_generated_configs_from_yaml_files_resolve_like_monai(tmp_path, data: st.DataObject) -> None:
+    generated = generate_config(lambda n: data.draw(st.integers(0, n - 1)) if n > 1 else 0)
+    path = tmp_path / "generated.yaml"
+    path.write_text(yaml.safe_dump(generated.config, sort_keys=False))
+    note(path.read_text())
+    ids = ["", generated.broken] if generated.broken else every_id(generated.config)
+    check_like_monai(None, ids, files=str(path))
