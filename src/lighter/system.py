@@ -30,21 +30,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
-from torchmetrics import Metric, MetricCollection
+from torch.utils.data import DataLoader
 
-from lighter.adapters import (
-    ArgumentAdapterLike,
-    BatchAdapterLike,
-    LoggingAdapterLike,
-    default_batch_adapter,
-)
-from lighter.errors import AdapterError, LighterError, StageError, SystemError_, ValidationError, did_you_mean
+from lighter._system.arguments import MODES, ModeAdapters, parse_adapters, parse_metrics, parse_scheduler
+from lighter._system.dataloaders import parse_dataloaders, with_batch_size
+from lighter._system.log_names import LogNames, optimizer_values
+from lighter.adapters import default_batch_adapter
+from lighter.errors import AdapterError, LighterError, StageError, SystemError_, ValidationError
 
 __all__ = ["System"]
 
@@ -94,25 +91,16 @@ class System(pl.LightningModule):
                     f"model must be a torch.nn.Module (got {type(model).__name__})", id="system#model"
                 )
             )
-        loaders = self._parse_dataloaders(dataloaders, problems)
+        loaders = parse_dataloaders(dataloaders, problems)
         if "train" in loaders and optimizer is None:
             problems.append(StageError("a train dataloader needs an optimizer", id="system#optimizer"))
         if "train" in loaders and criterion is None:
             problems.append(StageError("a train dataloader needs a criterion", id="system#criterion"))
         if criterion is not None and not callable(criterion):
             problems.append(SystemError_("criterion must be callable", id="system#criterion"))
-        scheduler = _parse_scheduler(scheduler, optimizer, problems)
-        collections: dict[str, MetricCollection] = {}
-        if metrics is not None and not isinstance(metrics, Mapping):
-            problems.append(
-                SystemError_("metrics must be a dict with keys train, val, test", id="system#metrics")
-            )
-        elif metrics is not None:
-            for mode in _check_keys(metrics, ("train", "val", "test"), "system#metrics", problems):
-                collection = _to_collection(metrics[mode], f"system#metrics#{mode}", problems)
-                if collection is not None:
-                    collections[mode] = collection
-        mode_adapters = _parse_adapters(adapters, problems)
+        scheduler = parse_scheduler(scheduler, optimizer, problems)
+        collections = parse_metrics(metrics, problems)
+        mode_adapters = parse_adapters(adapters, problems)
         if problems:
             raise problems[0] if len(problems) == 1 else ValidationError(problems)
 
@@ -133,7 +121,7 @@ class System(pl.LightningModule):
         params = inspect.signature(model.forward).parameters
         self._pass_epoch = "epoch" in params
         self._pass_step = "step" in params
-        self._names = {mode: _LogNames(mode) for mode in MODES}
+        self._names = {mode: LogNames(mode) for mode in MODES}
         # Collections built here (no prefixes, no compute groups) are called metric by metric with the
         # default adapter: the same forward as the collection's, without its per-step signature checks.
         self._direct_metrics = {
@@ -149,32 +137,6 @@ class System(pl.LightningModule):
             if mode not in loaders:
                 for hook in hooks:
                     setattr(self, hook, None)
-
-    @staticmethod
-    def _parse_dataloaders(dataloaders: Any, problems: list[LighterError]) -> dict[str, DataLoader]:
-        if not isinstance(dataloaders, Mapping):
-            problems.append(
-                SystemError_(
-                    f"dataloaders must be a dict with keys {', '.join(MODES)} (got {type(dataloaders).__name__})",
-                    id="system#dataloaders",
-                )
-            )
-            return {}
-        loaders = {}
-        for mode in _check_keys(dataloaders, MODES, "system#dataloaders", problems):
-            loader = dataloaders[mode]
-            if loader is None:
-                continue  # a mode pruned by the runner
-            if not isinstance(loader, DataLoader):
-                problems.append(
-                    SystemError_(
-                        f"expected a torch.utils.data.DataLoader (got {type(loader).__name__})",
-                        id=f"system#dataloaders#{mode}",
-                    )
-                )
-            else:
-                loaders[mode] = loader
-        return loaders
 
     # --- the step ------------------------------------------------------------------------------
 
@@ -245,7 +207,7 @@ class System(pl.LightningModule):
         }
 
     def _loss(
-        self, adapters: ModeAdapters, inputs: Any, target: Any, pred: Any, mode: str, names: _LogNames
+        self, adapters: ModeAdapters, inputs: Any, target: Any, pred: Any, mode: str, names: LogNames
     ) -> Any:
         adapter = adapters.criterion
         try:
@@ -340,7 +302,7 @@ class System(pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._start_epoch("train")
-        for name, value in _optimizer_values(self.trainer.optimizers):
+        for name, value in optimizer_values(self.trainer.optimizers):
             self._log_epoch_value(name, value)
 
     def on_validation_epoch_start(self) -> None:
@@ -412,47 +374,7 @@ class System(pl.LightningModule):
     def batch_size(self, value: int) -> None:
         if "train" not in self._loaders:
             raise StageError("batch_size needs a train dataloader", id="system#dataloaders#train")
-        self._loaders = {
-            mode: _rebuild_loader(loader, value, f"system#dataloaders#{mode}")
-            if mode in ("train", "val")
-            else loader
-            for mode, loader in self._loaders.items()
-        }
-
-
-class _LogNames:
-    """Logged names of one mode, formatted once per key so that steps do not format strings."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.loss_step = f"{mode}/loss/step"
-        self._cache: dict[tuple[str, str, str], str] = {}
-
-    def name(self, group: str, key: str, when: str) -> str:
-        """``<mode>/<group>/<key>/<when>``; the total loss is plain ``<mode>/loss/<when>``."""
-        name = self._cache.get((group, key, when))
-        if name is None:
-            middle = "loss" if group == "loss" and key == "total" else f"{group}/{key}"
-            name = self._cache[(group, key, when)] = f"{self.mode}/{middle}/{when}"
-        return name
-
-
-def _optimizer_values(optimizers: list[torch.optim.Optimizer]) -> list[tuple[str, float]]:
-    """``(name, value)`` of lr, momentum and betas of every optimizer's parameter groups."""
-    values = []
-    for i, optimizer in enumerate(optimizers):
-        groups = optimizer.param_groups
-        for j, group in enumerate(groups):
-            suffix = (f"/optimizer{i}" if len(optimizers) > 1 else "") + (
-                f"/group{j}" if len(groups) > 1 else ""
-            )
-            values.append((f"train/lr{suffix}", float(group["lr"])))
-            if "momentum" in group:
-                values.append((f"train/momentum{suffix}", float(group["momentum"])))
-            if "betas" in group:
-                values.append((f"train/beta1{suffix}", float(group["betas"][0])))
-                values.append((f"train/beta2{suffix}", float(group["betas"][1])))
-    return values
+        self._loaders = with_batch_size(self._loaders, value)
 
 
 def _with_id(error: AdapterError, config_id: str) -> AdapterError:
@@ -463,141 +385,4 @@ def _with_id(error: AdapterError, config_id: str) -> AdapterError:
         location=error.location,
         suggestion=error.suggestion,
         details=error.details,
-    )
-
-
-# --- checking the parts -------------------------------------------------------------------------
-
-MODES = ("train", "val", "test", "predict")
-_ADAPTER_KINDS = {
-    "batch": BatchAdapterLike,
-    "criterion": ArgumentAdapterLike,
-    "metrics": ArgumentAdapterLike,
-    "logging": LoggingAdapterLike,
-}
-# Keys Lightning reads from a scheduler dict.
-_SCHEDULER_KEYS = ("scheduler", "interval", "frequency", "monitor", "strict", "name")
-
-
-class ModeAdapters(NamedTuple):
-    """The adapters of one mode; ``None`` means the default."""
-
-    batch: Any = None
-    criterion: Any = None
-    metrics: Any = None
-    logging: Any = None
-
-
-def _check_keys(
-    given: Mapping[str, Any], allowed: tuple[str, ...], config_id: str, problems: list[LighterError]
-) -> list[str]:
-    """Report keys of ``given`` not in ``allowed`` (with a suggestion); return the allowed ones present."""
-    known = []
-    for key in given:
-        if key in allowed:
-            known.append(key)
-        else:
-            problems.append(
-                SystemError_(
-                    f"unknown key {key!r} (expected one of: {', '.join(allowed)})",
-                    id=f"{config_id}#{key}",
-                    suggestion=did_you_mean(str(key), allowed),
-                )
-            )
-    return known
-
-
-def _to_collection(value: Any, config_id: str, problems: list[LighterError]) -> MetricCollection | None:
-    if value is None:
-        return None
-    if isinstance(value, MetricCollection):
-        return value
-    items = (
-        list(value.values())
-        if isinstance(value, Mapping)
-        else value
-        if isinstance(value, list | tuple)
-        else [value]
-    )
-    bad = [type(m).__name__ for m in items if not isinstance(m, Metric | MetricCollection)]
-    if bad or not items:
-        problems.append(
-            SystemError_(
-                f"expected a torchmetrics Metric, a list or a dict of them (got {', '.join(bad) or 'nothing'})",
-                id=config_id,
-            )
-        )
-        return None
-    # Steps call the collection's forward, which never uses compute groups: skip their bookkeeping.
-    return MetricCollection(dict(value) if isinstance(value, Mapping) else list(items), compute_groups=False)
-
-
-def _parse_adapters(adapters: Any, problems: list[LighterError]) -> dict[str, ModeAdapters]:
-    if adapters is None:
-        return {}
-    if not isinstance(adapters, Mapping):
-        problems.append(SystemError_("adapters must be a dict of modes", id="system#adapters"))
-        return {}
-    parsed = {}
-    for mode in _check_keys(adapters, MODES, "system#adapters", problems):
-        given = adapters[mode] or {}
-        if not isinstance(given, Mapping):
-            problems.append(SystemError_("expected a dict of adapters", id=f"system#adapters#{mode}"))
-            continue
-        kinds = _check_keys(given, tuple(_ADAPTER_KINDS), f"system#adapters#{mode}", problems)
-        for kind in kinds:
-            if given[kind] is not None and not isinstance(given[kind], _ADAPTER_KINDS[kind]):
-                problems.append(
-                    AdapterError(
-                        f"expected a {kind} adapter (got {type(given[kind]).__name__})",
-                        id=f"system#adapters#{mode}#{kind}",
-                    )
-                )
-        parsed[mode] = ModeAdapters(**{kind: given[kind] for kind in kinds})
-    return parsed
-
-
-def _parse_scheduler(scheduler: Any, optimizer: Any, problems: list[LighterError]) -> Any:
-    if scheduler is None:
-        return None
-    if optimizer is None:
-        problems.append(StageError("a scheduler needs an optimizer", id="system#optimizer"))
-    if isinstance(scheduler, Mapping):
-        _check_keys(scheduler, _SCHEDULER_KEYS, "system#scheduler", problems)
-        if "scheduler" not in scheduler:
-            problems.append(SystemError_("a scheduler dict needs a 'scheduler' key", id="system#scheduler"))
-        return dict(scheduler)  # a copy: Lightning adds keys to it
-    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        problems.append(
-            SystemError_(
-                "ReduceLROnPlateau needs a metric to monitor",
-                id="system#scheduler",
-                suggestion="give {scheduler: ..., monitor: val/loss/epoch}",
-            )
-        )
-    return scheduler
-
-
-def _rebuild_loader(loader: DataLoader, batch_size: int, config_id: str) -> DataLoader:
-    """A copy of ``loader`` with a new batch size and everything else kept."""
-    if loader.batch_size is None:
-        raise SystemError_("cannot change the batch size of a dataloader with a batch_sampler", id=config_id)
-    sampler = loader.sampler
-    shuffle = type(sampler) is RandomSampler and not sampler.replacement and sampler._num_samples is None
-    keep_sampler = not shuffle and type(sampler) is not SequentialSampler
-    return DataLoader(
-        loader.dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        sampler=sampler if keep_sampler else None,
-        num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn,
-        pin_memory=loader.pin_memory,
-        drop_last=loader.drop_last,
-        timeout=loader.timeout,
-        worker_init_fn=loader.worker_init_fn,
-        multiprocessing_context=loader.multiprocessing_context,
-        generator=sampler.generator if shuffle else loader.generator,
-        prefetch_factor=loader.prefetch_factor,
-        persistent_workers=loader.persistent_workers,
     )
