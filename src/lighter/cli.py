@@ -89,8 +89,10 @@ def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool =
                 suggestion=f"lighter {stage.value} CONFIG [--id=value ...]",
             )
         from lighter.engine.runner import run
+        from lighter.lightning_tips import lightning_tips_silenced
 
-        run(stage, config, list(overrides))
+        with lightning_tips_silenced():
+            run(stage, config, list(overrides))
     except LighterError as error:
         if debug:
             traceback.print_exc()
