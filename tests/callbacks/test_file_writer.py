@@ -259,3 +259,22 @@ def test_video_writer_writes_readable_frames(tmp_path):
     assert frames[0].shape == (16, 16, 3)
     red, green, blue = (float(frames[0][..., c].mean()) for c in range(3))
     assert red > 200 and green < 60 and blue < 60  # lossy codec: approximately red
+
+
+@pytest.mark.parametrize("writer", ["itk_nrrd", "itk_seg_nrrd"])
+def test_itk_writers_keep_voxels_and_geometry(tmp_path, writer):
+    pytest.importorskip("itk", reason="the 'itk' extra is not installed")
+    from monai.transforms import LoadImage
+
+    volume = torch.randint(0, 5, (1, 4, 5, 6)).float()
+    affine = torch.diag(torch.tensor([0.5, 2.0, 3.0, 1.0], dtype=torch.float64))
+    affine[:3, 3] = torch.tensor([10.0, -5.0, 1.0], dtype=torch.float64)
+
+    run_predict([FileWriter(tmp_path, writer)], [MetaTensor(volume, affine=affine)])
+
+    suffix = ".seg.nrrd" if writer == "itk_seg_nrrd" else ".nrrd"
+    assert listing(tmp_path) == [f"0{suffix}"]
+    # MONAI's ITK reader gives back (x, y, z) voxels and a RAS affine: what went in must come out.
+    loaded = LoadImage(reader="ITKReader", image_only=True)(str(tmp_path / f"0{suffix}"))
+    assert np.array_equal(np.asarray(loaded), volume[0].numpy())
+    assert np.allclose(np.asarray(loaded.affine), affine.numpy())
