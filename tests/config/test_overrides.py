@@ -73,3 +73,25 @@ def test_override_does_not_touch_the_callers_dict():
     parser.apply_overrides({"trainer#max_epochs": 5})
     assert given == {"trainer": {"max_epochs": 1}}
     assert parser["trainer#max_epochs"] == 5
+
+
+# A component whose signature decides which new keys an override may create.
+_TRAINER = {"_target_": "pytorch_lightning.Trainer", "limit_train_batches": 2}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "id_", "value"),
+    [
+        pytest.param(["--trainer#limit_val_batches=1"], "trainer#limit_val_batches", 1,
+                     id="parameter-close-to-a-sibling"),
+        pytest.param(["--trainer#limit_train_batches=3", "--trainer#limit_val_batches=1"],
+                     "trainer#limit_val_batches", 1, id="after-overriding-the-sibling"),
+        pytest.param(["--trainer#_disabled_=true"], "trainer#_disabled_", True, id="reserved-key"),
+        pytest.param(["--model#in_features=3", "--model#out_features=4"], "model#out_features", 4,
+                     id="parameter-of-another-target"),
+    ],
+)
+def test_new_key_that_the_target_takes_is_accepted(overrides, id_, value):
+    parser = ConfigParser({"trainer": dict(_TRAINER), "model": {"_target_": "torch.nn.Linear", "in_features": 2}})
+    parser.apply_overrides(overrides)
+    assert parser[id_] == value

@@ -2,12 +2,15 @@
 
 ``VALUE`` is read as YAML (``20`` is an int, ``[1,2]`` a list, ``null`` None), except that values
 starting with ``$``, ``@`` or ``%`` stay strings (expressions, references and macros). A key may be
-created, unless its name is close to an existing sibling: ``max_epoch`` next to ``max_epochs`` is a
-typo far more often than a new key.
+created. In a component whose ``_target_`` is a dotted import path, the new key must be an argument
+of the target (``--trainer#max_epoch=3`` is caught even when ``max_epochs`` is not in the config);
+elsewhere, and for targets taking ``**kwargs``, a name close to an existing sibling is reported:
+``max_epoch`` next to ``max_epochs`` is a typo far more often than a new key.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -90,15 +93,7 @@ def apply_override(config: dict, locations: Locations, id_: str, value: Any) -> 
                 location=COMMAND_LINE,
             )
         if found is None:
-            siblings = [str(k) for k in node]
-            near = closest(key, siblings, cutoff=_TYPO_CUTOFF)
-            if near:
-                raise OverrideError(
-                    f"override creates a new key '{key}' next to the existing '{near[0]}'",
-                    id=here,
-                    location=COMMAND_LINE,
-                    suggestion=f"did you mean '{join_id(node_id, near[0])}'?",
-                )
+            _check_new_key(node, node_id, str(key))
             found = key
             if not last:
                 node[found] = {}
@@ -109,6 +104,53 @@ def apply_override(config: dict, locations: Locations, id_: str, value: Any) -> 
             _mark_command_line(locations, node[found], here)
             return
         node, node_id = node[found], here
+
+
+def _check_new_key(node: dict, node_id: str, key: str) -> None:
+    """Raise if creating ``key`` in ``node`` is probably a typo (see the module docstring)."""
+    here = join_id(node_id, key)
+    siblings = [str(k) for k in node]
+    accepted = _target_arguments(node, node_id)
+    if accepted is not None:
+        if key in accepted:
+            return
+        near = closest(key, accepted)
+        if not near or near[0] not in siblings:  # a close sibling gets the usual message below
+            raise OverrideError(
+                f"override creates a new key '{key}', which {node['_target_']} does not take",
+                id=here,
+                location=COMMAND_LINE,
+                suggestion=f"did you mean '{join_id(node_id, near[0])}'?" if near else None,
+            )
+    near = closest(key, siblings, cutoff=_TYPO_CUTOFF)
+    if near:
+        raise OverrideError(
+            f"override creates a new key '{key}' next to the existing '{near[0]}'",
+            id=here,
+            location=COMMAND_LINE,
+            suggestion=f"did you mean '{join_id(node_id, near[0])}'?",
+        )
+
+
+def _target_arguments(node: dict, node_id: str) -> list[str] | None:
+    """Names a new key of ``node`` may take: its target's arguments plus the reserved keys.
+
+    ``None`` when that cannot be known: no dotted ``_target_``, one that does not import, no
+    readable signature, or ``**kwargs``. Only this path imports the target, so overrides stay cheap.
+    """
+    target = node.get("_target_")
+    if not isinstance(target, str) or "." not in target or target.startswith(("$", "@", "%")):
+        return None
+    from lighter.config.components import RESERVED_KEYS, locate
+
+    try:
+        params = inspect.signature(locate(target, id=node_id, location=None)).parameters.values()
+    except Exception:  # noqa: BLE001 - any failure here is reported, located, when the config is built
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return named + sorted(RESERVED_KEYS) + ["_debug_"]
 
 
 def _mark_command_line(locations: Locations, value: Any, id_: str) -> None:
