@@ -363,3 +363,38 @@ def test_merge_conflict_points_at_the_key(tmp_path):
     assert first_line(caught.value) == (
         f"{tmp_path / 'b.yaml'}:1:1 @ a: '+a' merges a dict into a dict or a list into a list, not a list into a int"
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "override", "expected"),
+    [
+        pytest.param({"trainer": {"_target_": "pytorch_lightning.Trainer"}}, "--trainer#max_epoch=3",
+                     "command line @ trainer#max_epoch: override creates a new key 'max_epoch', which "
+                     "pytorch_lightning.Trainer does not take (did you mean 'trainer#max_epochs'?)",
+                     id="not-a-parameter-no-sibling"),
+        pytest.param({"trainer": {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1}},
+                     "--trainer#max_epoch=3",
+                     "command line @ trainer#max_epoch: override creates a new key 'max_epoch' next to the "
+                     "existing 'max_epochs' (did you mean 'trainer#max_epochs'?)",
+                     id="not-a-parameter-close-to-a-sibling"),
+        pytest.param({"trainer": {"_target_": "pytorch_lightning.Trainer"}}, "--trainer#colour=3",
+                     "command line @ trainer#colour: override creates a new key 'colour', which "
+                     "pytorch_lightning.Trainer does not take", id="not-a-parameter-nothing-close"),
+        pytest.param({"x": {"_target_": "logging.basicConfig", "limit_train_batches": 1}}, "--x#limit_val_batches=3",
+                     "command line @ x#limit_val_batches: override creates a new key 'limit_val_batches' next "
+                     "to the existing 'limit_train_batches' (did you mean 'x#limit_train_batches'?)",
+                     id="var-keyword-target-falls-back-to-siblings"),
+        pytest.param({"x": {"_target_": "no_such_module.Thing", "limit_train_batches": 1}},
+                     "--x#limit_val_batches=3",
+                     "command line @ x#limit_val_batches: override creates a new key 'limit_val_batches' next "
+                     "to the existing 'limit_train_batches' (did you mean 'x#limit_train_batches'?)",
+                     id="unimportable-target-falls-back-to-siblings"),
+    ],
+)
+def test_override_new_key_checked_against_the_target(config, override, expected):
+    parser = ConfigParser(config)
+    before = parser.copy().config
+    with pytest.raises(OverrideError) as caught:
+        parser.apply_overrides([override])
+    assert first_line(caught.value) == expected
+    assert parser.config == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lighter.engine import Stage, run
-from lighter.errors import ConfigError, StageError
+from lighter.errors import ConfigError, LighterError, StageError
 
 CONFIG = """\
 seed: 3
@@ -92,10 +92,9 @@ def test_tuner_stage_with_ddp_is_refused(config):
                 "--system#dataloaders#train=%system#dataloaders#predict",
             ],
         )
-    assert (
-        str(info.value)
-        .splitlines()[0]
-        .startswith("@ trainer#strategy: the tuner stages run on a single device")
+    assert str(info.value).splitlines()[0] == (
+        "command line @ trainer#strategy: the tuner stages run on a single device, but the trainer uses "
+        "DDPStrategy (run with --trainer#devices=1 --trainer#strategy=auto)"
     )
 
 
@@ -103,3 +102,36 @@ def test_missing_checkpoint_is_located(config):
     with pytest.raises(StageError) as info:
         run("predict", config, ["--args#predict#ckpt_path=runs/nope.ckpt"])
     assert str(info.value) == "command line @ args#predict#ckpt_path: checkpoint 'runs/nope.ckpt' does not exist"
+
+
+# Errors raised by lighter's own components (System, adapters, writers) name their id; the engine
+# adds where that id was written.
+@pytest.mark.parametrize(
+    ("mistake", "first_line"),
+    [
+        pytest.param(
+            'system:\n  model: "$lambda x: x"\n',
+            "mistake.yaml:2 @ system#model: model must be a torch.nn.Module (got function)",
+            id="system-at-build",
+        ),
+        pytest.param(
+            "system:\n  adapters:\n    predict:\n      batch:\n        _target_: lighter.adapters.BatchAdapter\n"
+            "        input_accessor: image\n",
+            "mistake.yaml:4 @ system#adapters#predict#batch: BatchAdapter: input_accessor 'image' does not fit "
+            "the batch, which is a list of length 1",
+            id="adapter-at-run-time",
+        ),
+        pytest.param(
+            "trainer:\n  callbacks:\n    - _target_: lighter.callbacks.FileWriter\n      path: out\n"
+            "      writer: png\n",
+            "mistake.yaml:3 @ trainer#callbacks#0: unknown writer 'png' "
+            "(choose one of tensor, image, nifti, itk_nifti, itk_nrrd, itk_seg_nrrd, video)",
+            id="writer-constructor",
+        ),
+    ],
+)
+def test_component_errors_are_located(config, mistake, first_line, tmp_path):
+    (tmp_path / "mistake.yaml").write_text(mistake)
+    with pytest.raises(LighterError) as info:
+        run("predict", f"{config},mistake.yaml")
+    assert str(info.value).splitlines()[0] == first_line

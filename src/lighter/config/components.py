@@ -36,6 +36,7 @@ __all__ = [
     "locate",
     "check_arguments",
     "call_target",
+    "locate_error",
 ]
 
 RESERVED_KEYS = frozenset({"_target_", "_requires_", "_disabled_", "_mode_", "_desc_", "_args_"})
@@ -273,3 +274,26 @@ def call_target(
         raise  # already says what is wrong, in lighter's terms
     except Exception as e:
         raise InstantiationError(f"{name} raised {type(e).__name__}: {e}", id=id, location=where("")) from e
+
+
+def locate_error(
+    error: LighterError,
+    where: Callable[[str], Location | None],
+    id: str | None = None,  # noqa: A002
+) -> None:
+    """Fill in a missing ``id`` and ``location`` of ``error`` (and of each problem it groups), in place.
+
+    lighter's own components (System, adapters, writers) know what is wrong and often which id, but
+    not where the user wrote it. The error keeps its class and traceback; only blanks are filled.
+
+    Args:
+        error: The error to complete.
+        where: Location of an id (or of its closest enclosing id that has one).
+        id: The id to blame when the error names none (the component being built).
+    """
+    for problem in [*getattr(error, "errors", ()), error]:  # a ValidationError's problems first
+        if problem.id is None:
+            problem.id = id
+        if problem.location is None:
+            found = where(problem.id) if problem.id is not None else None
+            problem.location = found if found is not None or id is None else where(id)

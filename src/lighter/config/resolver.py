@@ -13,7 +13,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any
 
-from lighter.config.components import RESERVED_KEYS, call_target, is_disabled, locate
+from lighter.config.components import RESERVED_KEYS, call_target, is_disabled, locate, locate_error
 from lighter.config.expressions import FailedImport, Names, bound_names
 from lighter.config.graph import COMPONENT, DICT, EXPRESSION, IMPORT, LIST, LITERAL, REFERENCE, Graph
 from lighter.errors import (
@@ -203,7 +203,11 @@ class Resolver:
         def where(key: str):
             return self.graph.where(children[key]) if key in children else self.graph.where(id_)
 
-        return call_target(target, str(name), mode, args, kwargs, id=id_, where=where)
+        try:
+            return call_target(target, str(name), mode, args, kwargs, id=id_, where=where)
+        except LighterError as error:  # a constructor's own error: add where it was configured
+            locate_error(error, self.graph.where, id_)
+            raise
 
     def _missing(self, id_: str, referrer: str | None) -> MissingReferenceError:
         at = referrer if referrer is not None else id_

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from lighter.config import ConfigParser
+from lighter.config.components import locate_error
+from lighter.config.ids import ancestors
 from lighter.engine.project import find_project, import_project
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.schema import is_reference, validate_structure
 from lighter.engine.stages import Stage, stage_spec
-from lighter.errors import ConfigError, StageError, did_you_mean
+from lighter.errors import ConfigError, LighterError, Location, StageError, did_you_mean
 
 __all__ = ["load", "resolve_seed", "build", "stage_args", "run"]
 
@@ -126,6 +128,19 @@ def _import_project(parser: ConfigParser) -> None:
     import_project(find_project(path, parser.files, location=location), location=location)
 
 
+def _where(parser: ConfigParser) -> Callable[[str], Location | None]:
+    """Location of an id, or of its closest enclosing id that has one, as ``file:line``."""
+
+    def where(id_: str) -> Location | None:
+        for candidate in ancestors(id_):
+            found = parser.location(candidate)
+            if found is not None:
+                return Location(found.file, found.line)
+        return None
+
+    return where
+
+
 def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()) -> Any:
     """Run ``stage`` of the experiment in ``config`` with command-line style ``overrides``.
 
@@ -159,10 +174,14 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
     with shared_seed(seed):
         _say(f"Seed: {seed}")
         pl.seed_everything(seed, workers=True, verbose=False)
-        system, trainer = build(pruned)
-        attach_config(system, trainer, record)
-        method = spec.method(trainer)
-        result = method(system, **stage_args(pruned, stage, method))
+        try:
+            system, trainer = build(pruned)
+            attach_config(system, trainer, record)
+            method = spec.method(trainer)
+            result = method(system, **stage_args(pruned, stage, method))
+        except LighterError as error:  # e.g. an adapter that does not fit the batch, found mid-run
+            locate_error(error, _where(pruned))
+            raise
     for line in spec.report(result, trainer) if spec.report else []:
         _say(line)
     return result
