@@ -39,6 +39,22 @@ def test_relative_path_falls_back_to_config_folder(tmp_path, monkeypatch):
     assert find_project("proj", [tmp_path / "cfg" / "exp.yaml"]) == (tmp_path / "cfg" / "proj").resolve()
 
 
+def test_working_directory_folder_without_init_falls_back_to_config_folder(tmp_path, monkeypatch):
+    # `project: ../` from the repository root: the cwd candidate exists but is no package.
+    make_project(tmp_path / "repo" / "proj", "cfg")
+    (tmp_path / "repo" / "proj" / "experiments").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    config = tmp_path / "repo" / "proj" / "experiments" / "exp.yaml"
+    assert find_project("../", [config]) == (tmp_path / "repo" / "proj").resolve()
+
+
+def test_parent_path_from_the_config_folder(tmp_path, monkeypatch):
+    make_project(tmp_path / "proj", "cfg")
+    (tmp_path / "proj" / "experiments").mkdir()
+    monkeypatch.chdir(tmp_path / "proj" / "experiments")
+    assert find_project("../", ["exp.yaml"]) == (tmp_path / "proj").resolve()
+
+
 def test_import_registers_module_and_submodules(tmp_path, clean_modules):
     module = import_project(make_project(tmp_path / "proj", "first"))
     assert sys.modules["project"] is module
@@ -65,13 +81,25 @@ def test_missing_folder(tmp_path, monkeypatch):
     )
 
 
-def test_folder_without_init(tmp_path, monkeypatch):
-    (tmp_path / "proj").mkdir()
+@pytest.mark.parametrize(
+    ("folders", "tried"),
+    [
+        pytest.param(["proj"], "{cwd} has no __init__.py; {cfg} does not exist", id="only-cwd-exists"),
+        pytest.param(["c/proj"], "{cwd} does not exist; {cfg} has no __init__.py", id="only-config-folder-exists"),
+        pytest.param(["proj", "c/proj"], "{cwd} has no __init__.py; {cfg} has no __init__.py", id="both-exist"),
+    ],
+)
+def test_folder_without_init(tmp_path, monkeypatch, folders, tried):
+    for folder in folders:
+        (tmp_path / folder).mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:
-        find_project("proj", location=Location("exp.yaml", 4))
-    assert str(info.value).startswith(
-        f"exp.yaml:4 @ project: project folder '{tmp_path / 'proj'}' has no __init__.py"
+        find_project("proj", [tmp_path / "c" / "exp.yaml"], location=Location("exp.yaml", 4))
+    tried = tried.format(cwd=tmp_path / "proj", cfg=tmp_path / "c" / "proj")
+    create = tmp_path / folders[0] / "__init__.py"
+    assert str(info.value) == (
+        f"exp.yaml:4 @ project: project folder 'proj' is not a Python package: {tried} "
+        f"(create {create}, it may be empty)"
     )
 
 

@@ -92,6 +92,18 @@ def test_experiment_validates_and_builds_for_its_stages(config, stages, monkeypa
         assert built == STAGE_MODES[stage], stage
 
 
+@pytest.mark.parametrize("config", [f"{DIGITS}/digits.yaml", f"{SEGMENTATION}/segmentation.yaml"])
+@pytest.mark.parametrize("from_experiments_folder", [False, True], ids=["from-root", "from-experiments"])
+def test_project_is_found_from_any_working_directory(config, from_experiments_folder, monkeypatch):
+    """``project: ../`` names the project from the repository root and from the config's own folder."""
+    from lighter.engine.project import find_project
+
+    path = ROOT / config
+    monkeypatch.chdir(path.parent if from_experiments_folder else ROOT)
+    parser = load(path.name if from_experiments_folder else config)
+    assert find_project(parser.get("project"), parser.files) == path.parent.parent
+
+
 # --- end to end, through the `lighter` command -------------------------------------------------
 
 QUICK = ["--trainer#max_epochs=1", "--trainer#limit_train_batches=2", "--trainer#enable_progress_bar=false"]

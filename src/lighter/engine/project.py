@@ -1,8 +1,9 @@
 """Import the user's ``project`` folder as the module ``project`` (SPEC §2).
 
 A config can then name the user's own code as ``project.models.MyNet``. The folder is found
-relative to the working directory first, then to the first config file's folder, so a config
-keeps working when run from its own folder or from the repository root.
+relative to the working directory first, then to the first config file's folder (the first of the
+two that holds an ``__init__.py``), so ``project: ../`` works when run from the config's own folder
+or from anywhere else.
 """
 
 from __future__ import annotations
@@ -32,25 +33,31 @@ def find_project(
         location: Where ``project`` was written, for the error.
 
     Raises:
-        ConfigError: No such folder, or it has no ``__init__.py``.
+        ConfigError: No candidate is a package; the message lists each folder tried and says
+            which exist without an ``__init__.py``.
     """
     given = Path(path).expanduser()
     candidates = [given] if given.is_absolute() else [Path.cwd() / given]
     if not given.is_absolute() and config_files:
         candidates.append(Path(config_files[0]).resolve().parent / given)
+    candidates = list(dict.fromkeys(c.resolve() for c in candidates))
+    # A folder that is no package is skipped, not fatal: `project: ../` run from the repository
+    # root names the root's parent first, and the config's own folder must still be tried.
     for folder in candidates:
-        if folder.is_dir():
-            if not (folder / "__init__.py").is_file():
-                raise ConfigError(
-                    f"project folder '{folder}' has no __init__.py, so it cannot be imported as a module",
-                    id="project",
-                    location=location,
-                    suggestion=f"create {folder / '__init__.py'} (it may be empty)",
-                )
-            return folder.resolve()
-    tried = ", ".join(str(c) for c in dict.fromkeys(candidates))
+        if (folder / "__init__.py").is_file():
+            return folder
+    bare = [c for c in candidates if c.is_dir()]
+    if not bare:
+        tried = ", ".join(str(c) for c in candidates)
+        raise ConfigError(
+            f"project folder '{path}' does not exist (looked in {tried})", id="project", location=location
+        )
+    tried = "; ".join(f"{c} has no __init__.py" if c in bare else f"{c} does not exist" for c in candidates)
     raise ConfigError(
-        f"project folder '{path}' does not exist (looked in {tried})", id="project", location=location
+        f"project folder '{path}' is not a Python package: {tried}",
+        id="project",
+        location=location,
+        suggestion=f"create {bare[0] / '__init__.py'}, it may be empty",
     )
 
 
