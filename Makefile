@@ -22,6 +22,7 @@ demo: setup
 
 lint: setup
 	$(PY) -m ruff check src tests benchmarks projects
+	$(PY) -m ruff format --check src tests benchmarks projects
 
 format: setup
 	$(PY) -m ruff format src tests benchmarks projects

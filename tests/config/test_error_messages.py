@@ -313,24 +313,48 @@ def test_reference_from_command_line_points_there(tmp_path):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        pytest.param("trainer#max_epochs", "command line: bad override 'trainer#max_epochs': expected --ID=VALUE, "
-                     "e.g. --trainer#max_epochs=10", id="no-equals"),
-        pytest.param("--=3", "command line: bad override '--=3': expected --ID=VALUE, e.g. --trainer#max_epochs=10",
-                     id="empty-id"),
-        pytest.param("--trainer#max_epochs=[1, 2", "command line @ trainer#max_epochs: bad value in override "
-                     "'--trainer#max_epochs=[1, 2': did not find expected ',' or ']' "
-                     "(quote it to pass a string, e.g. --id='\"text\"')", id="bad-yaml-value"),
-        pytest.param("--trainer#max_epoch=3", "command line @ trainer#max_epoch: override creates a new key "
-                     "'max_epoch' next to the existing 'max_epochs' (did you mean 'trainer#max_epochs'?)",
-                     id="close-to-sibling"),
-        pytest.param("--trainr#max_epochs=3", "command line @ trainr: override creates a new key 'trainr' next to "
-                     "the existing 'trainer' (did you mean 'trainer'?)", id="close-to-sibling-parent"),
-        pytest.param("--trainer#callbacks#5=1", "command line @ trainer#callbacks#5: cannot override "
-                     "'trainer#callbacks#5': 'trainer#callbacks' is a list of 2 items, it has no item 5",
-                     id="list-index-out-of-range"),
-        pytest.param("--trainer#max_epochs#x=1", "command line @ trainer#max_epochs#x: cannot override "
-                     "'trainer#max_epochs#x': 'trainer#max_epochs' holds a int, not a dict or list",
-                     id="through-a-scalar"),
+        pytest.param(
+            "trainer#max_epochs",
+            "command line: bad override 'trainer#max_epochs': expected --ID=VALUE, "
+            "e.g. --trainer#max_epochs=10",
+            id="no-equals",
+        ),
+        pytest.param(
+            "--=3",
+            "command line: bad override '--=3': expected --ID=VALUE, e.g. --trainer#max_epochs=10",
+            id="empty-id",
+        ),
+        pytest.param(
+            "--trainer#max_epochs=[1, 2",
+            "command line @ trainer#max_epochs: bad value in override "
+            "'--trainer#max_epochs=[1, 2': did not find expected ',' or ']' "
+            "(quote it to pass a string, e.g. --id='\"text\"')",
+            id="bad-yaml-value",
+        ),
+        pytest.param(
+            "--trainer#max_epoch=3",
+            "command line @ trainer#max_epoch: override creates a new key "
+            "'max_epoch' next to the existing 'max_epochs' (did you mean 'trainer#max_epochs'?)",
+            id="close-to-sibling",
+        ),
+        pytest.param(
+            "--trainr#max_epochs=3",
+            "command line @ trainr: override creates a new key 'trainr' next to "
+            "the existing 'trainer' (did you mean 'trainer'?)",
+            id="close-to-sibling-parent",
+        ),
+        pytest.param(
+            "--trainer#callbacks#5=1",
+            "command line @ trainer#callbacks#5: cannot override "
+            "'trainer#callbacks#5': 'trainer#callbacks' is a list of 2 items, it has no item 5",
+            id="list-index-out-of-range",
+        ),
+        pytest.param(
+            "--trainer#max_epochs#x=1",
+            "command line @ trainer#max_epochs#x: cannot override "
+            "'trainer#max_epochs#x': 'trainer#max_epochs' holds a int, not a dict or list",
+            id="through-a-scalar",
+        ),
     ],
 )
 def test_override_errors(override, expected):
@@ -352,7 +376,10 @@ def test_delete_missing_id():
     parser = ConfigParser({"system": {"model": 1}})
     with pytest.raises(MissingReferenceError) as caught:
         del parser["system#modle"]
-    assert first_line(caught.value) == "@ system#modle: id 'system#modle' does not exist (did you mean 'system#model'?)"
+    assert (
+        first_line(caught.value)
+        == "@ system#modle: id 'system#modle' does not exist (did you mean 'system#model'?)"
+    )
 
 
 def test_merge_conflict_points_at_the_key(tmp_path):
@@ -368,27 +395,41 @@ def test_merge_conflict_points_at_the_key(tmp_path):
 @pytest.mark.parametrize(
     ("config", "override", "expected"),
     [
-        pytest.param({"trainer": {"_target_": "pytorch_lightning.Trainer"}}, "--trainer#max_epoch=3",
-                     "command line @ trainer#max_epoch: override creates a new key 'max_epoch', which "
-                     "pytorch_lightning.Trainer does not take (did you mean 'trainer#max_epochs'?)",
-                     id="not-a-parameter-no-sibling"),
-        pytest.param({"trainer": {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1}},
-                     "--trainer#max_epoch=3",
-                     "command line @ trainer#max_epoch: override creates a new key 'max_epoch' next to the "
-                     "existing 'max_epochs' (did you mean 'trainer#max_epochs'?)",
-                     id="not-a-parameter-close-to-a-sibling"),
-        pytest.param({"trainer": {"_target_": "pytorch_lightning.Trainer"}}, "--trainer#colour=3",
-                     "command line @ trainer#colour: override creates a new key 'colour', which "
-                     "pytorch_lightning.Trainer does not take", id="not-a-parameter-nothing-close"),
-        pytest.param({"x": {"_target_": "logging.basicConfig", "limit_train_batches": 1}}, "--x#limit_val_batches=3",
-                     "command line @ x#limit_val_batches: override creates a new key 'limit_val_batches' next "
-                     "to the existing 'limit_train_batches' (did you mean 'x#limit_train_batches'?)",
-                     id="var-keyword-target-falls-back-to-siblings"),
-        pytest.param({"x": {"_target_": "no_such_module.Thing", "limit_train_batches": 1}},
-                     "--x#limit_val_batches=3",
-                     "command line @ x#limit_val_batches: override creates a new key 'limit_val_batches' next "
-                     "to the existing 'limit_train_batches' (did you mean 'x#limit_train_batches'?)",
-                     id="unimportable-target-falls-back-to-siblings"),
+        pytest.param(
+            {"trainer": {"_target_": "pytorch_lightning.Trainer"}},
+            "--trainer#max_epoch=3",
+            "command line @ trainer#max_epoch: override creates a new key 'max_epoch', which "
+            "pytorch_lightning.Trainer does not take (did you mean 'trainer#max_epochs'?)",
+            id="not-a-parameter-no-sibling",
+        ),
+        pytest.param(
+            {"trainer": {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1}},
+            "--trainer#max_epoch=3",
+            "command line @ trainer#max_epoch: override creates a new key 'max_epoch' next to the "
+            "existing 'max_epochs' (did you mean 'trainer#max_epochs'?)",
+            id="not-a-parameter-close-to-a-sibling",
+        ),
+        pytest.param(
+            {"trainer": {"_target_": "pytorch_lightning.Trainer"}},
+            "--trainer#colour=3",
+            "command line @ trainer#colour: override creates a new key 'colour', which "
+            "pytorch_lightning.Trainer does not take",
+            id="not-a-parameter-nothing-close",
+        ),
+        pytest.param(
+            {"x": {"_target_": "logging.basicConfig", "limit_train_batches": 1}},
+            "--x#limit_val_batches=3",
+            "command line @ x#limit_val_batches: override creates a new key 'limit_val_batches' next "
+            "to the existing 'limit_train_batches' (did you mean 'x#limit_train_batches'?)",
+            id="var-keyword-target-falls-back-to-siblings",
+        ),
+        pytest.param(
+            {"x": {"_target_": "no_such_module.Thing", "limit_train_batches": 1}},
+            "--x#limit_val_batches=3",
+            "command line @ x#limit_val_batches: override creates a new key 'limit_val_batches' next "
+            "to the existing 'limit_train_batches' (did you mean 'x#limit_train_batches'?)",
+            id="unimportable-target-falls-back-to-siblings",
+        ),
     ],
 )
 def test_override_new_key_checked_against_the_target(config, override, expected):

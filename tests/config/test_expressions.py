@@ -18,8 +18,12 @@ from lighter.config import ConfigParser
         pytest.param({"i": "$import math", "b": "$math.floor(2.5)"}, "b", 2, id="import"),
         pytest.param({"b": "$m.floor(2.5)", "i": "$import math as m"}, "b", 2, id="import-later-in-file"),
         pytest.param({"i": "$from math import floor", "b": "$floor(2.5)"}, "b", 2, id="from-import"),
-        pytest.param({"i": "$from os import path as p", "b": "$p.join('a', 'b')"}, "b", "a/b", id="from-import-as"),
-        pytest.param({"i": "$import os.path", "b": "$os.path.basename('/x/y')"}, "b", "y", id="import-dotted"),
+        pytest.param(
+            {"i": "$from os import path as p", "b": "$p.join('a', 'b')"}, "b", "a/b", id="from-import-as"
+        ),
+        pytest.param(
+            {"i": "$import os.path", "b": "$os.path.basename('/x/y')"}, "b", "y", id="import-dotted"
+        ),
         pytest.param({"i": "$import math", "b": "@i"}, "b", __import__("math"), id="import-value-is-module"),
         pytest.param({"n": 3, "f": "$lambda x: x * @n", "g": "$@f(2)"}, "g", 6, id="lambda-reads-reference"),
         pytest.param({"a": {"b": 1}, "c": "$[v for v in [@a#b, @a::b]]"}, "c", [1, 1], id="comprehension"),
@@ -32,8 +36,10 @@ def test_expression(config, id_, expected):
 
 
 def test_globals_objects_and_module_names():
-    parser = ConfigParser({"a": "$double(2)", "b": "$jsonmod.dumps([1])"},
-                          globals={"double": lambda x: 2 * x, "jsonmod": "json"})
+    parser = ConfigParser(
+        {"a": "$double(2)", "b": "$jsonmod.dumps([1])"},
+        globals={"double": lambda x: 2 * x, "jsonmod": "json"},
+    )
     assert parser.get_parsed_content("a") == 4
     assert parser.get_parsed_content("b") == "[1]"
 

@@ -85,7 +85,9 @@ def test_whole_reference(value, expected):
     [
         pytest.param("$@a + @b#c", ["a", "b#c"], "__local_refs['a'] + __local_refs['b#c']", id="two"),
         pytest.param("$@a * @a", ["a"], "__local_refs['a'] * __local_refs['a']", id="repeat"),
-        pytest.param("$@ab + @a", ["ab", "a"], "__local_refs['ab'] + __local_refs['a']", id="prefix-of-another"),
+        pytest.param(
+            "$@ab + @a", ["ab", "a"], "__local_refs['ab'] + __local_refs['a']", id="prefix-of-another"
+        ),
         pytest.param("$@x::0[::2]", ["x#0"], "__local_refs['x#0'][::2]", id="slice-after-reference"),
         pytest.param("$len([1])", [], "len([1])", id="none"),
     ],

@@ -41,16 +41,32 @@ def test_yaml_locations(id_, line, column):
 def test_yaml_values():
     data, _ = load_text(YAML, "exp.yaml")
     assert data == {
-        "trainer": {"_target_": "pytorch_lightning.Trainer", "max_epochs": 3, "callbacks": [{"_target_": "a.B"}, 7]},
+        "trainer": {
+            "_target_": "pytorch_lightning.Trainer",
+            "max_epochs": 3,
+            "callbacks": [{"_target_": "a.B"}, 7],
+        },
         "vars": {"lr": 0.1, "n": [1, 2]},
     }
 
 
 def test_every_value_has_a_location():
     data, locations = load_text(YAML, "exp.yaml")
-    expected = {"", "trainer", "trainer#_target_", "trainer#max_epochs", "trainer#callbacks", "trainer#callbacks#0",
-                "trainer#callbacks#0#_target_", "trainer#callbacks#1", "vars", "vars#lr", "vars#n", "vars#n#0",
-                "vars#n#1"}
+    expected = {
+        "",
+        "trainer",
+        "trainer#_target_",
+        "trainer#max_epochs",
+        "trainer#callbacks",
+        "trainer#callbacks#0",
+        "trainer#callbacks#0#_target_",
+        "trainer#callbacks#1",
+        "vars",
+        "vars#lr",
+        "vars#n",
+        "vars#n#0",
+        "vars#n#1",
+    }
     assert set(locations) == expected
 
 

@@ -23,22 +23,81 @@ vars:
 @pytest.mark.parametrize(
     ("second", "expected"),
     [
-        pytest.param("trainer: {max_epochs: 5}", {"_target_": "pytorch_lightning.Trainer", "max_epochs": 5,
-                     "callbacks": ["a", "b"], "logger": {"x": 1, "y": 2}}, id="dicts-merge-recursively"),
-        pytest.param("trainer: {callbacks: [c]}", {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1,
-                     "callbacks": ["c"], "logger": {"x": 1, "y": 2}}, id="lists-are-replaced"),
-        pytest.param("trainer#max_epochs: 7", {"_target_": "pytorch_lightning.Trainer", "max_epochs": 7,
-                     "callbacks": ["a", "b"], "logger": {"x": 1, "y": 2}}, id="hash-key"),
-        pytest.param("trainer::callbacks::1: z", {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1,
-                     "callbacks": ["a", "z"], "logger": {"x": 1, "y": 2}}, id="double-colon-list-index"),
-        pytest.param("trainer: {+callbacks: [c]}", {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1,
-                     "callbacks": ["a", "b", "c"], "logger": {"x": 1, "y": 2}}, id="plus-extends-list"),
-        pytest.param("+trainer#logger: {y: 3, z: 4}", {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1,
-                     "callbacks": ["a", "b"], "logger": {"x": 1, "y": 3, "z": 4}}, id="plus-merges-dict"),
-        pytest.param("trainer: {=logger: {z: 4}}", {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1,
-                     "callbacks": ["a", "b"], "logger": {"z": 4}}, id="equals-replaces"),
-        pytest.param("trainer: {~logger: null, ~absent: null}", {"_target_": "pytorch_lightning.Trainer",
-                     "max_epochs": 1, "callbacks": ["a", "b"]}, id="tilde-deletes"),
+        pytest.param(
+            "trainer: {max_epochs: 5}",
+            {
+                "_target_": "pytorch_lightning.Trainer",
+                "max_epochs": 5,
+                "callbacks": ["a", "b"],
+                "logger": {"x": 1, "y": 2},
+            },
+            id="dicts-merge-recursively",
+        ),
+        pytest.param(
+            "trainer: {callbacks: [c]}",
+            {
+                "_target_": "pytorch_lightning.Trainer",
+                "max_epochs": 1,
+                "callbacks": ["c"],
+                "logger": {"x": 1, "y": 2},
+            },
+            id="lists-are-replaced",
+        ),
+        pytest.param(
+            "trainer#max_epochs: 7",
+            {
+                "_target_": "pytorch_lightning.Trainer",
+                "max_epochs": 7,
+                "callbacks": ["a", "b"],
+                "logger": {"x": 1, "y": 2},
+            },
+            id="hash-key",
+        ),
+        pytest.param(
+            "trainer::callbacks::1: z",
+            {
+                "_target_": "pytorch_lightning.Trainer",
+                "max_epochs": 1,
+                "callbacks": ["a", "z"],
+                "logger": {"x": 1, "y": 2},
+            },
+            id="double-colon-list-index",
+        ),
+        pytest.param(
+            "trainer: {+callbacks: [c]}",
+            {
+                "_target_": "pytorch_lightning.Trainer",
+                "max_epochs": 1,
+                "callbacks": ["a", "b", "c"],
+                "logger": {"x": 1, "y": 2},
+            },
+            id="plus-extends-list",
+        ),
+        pytest.param(
+            "+trainer#logger: {y: 3, z: 4}",
+            {
+                "_target_": "pytorch_lightning.Trainer",
+                "max_epochs": 1,
+                "callbacks": ["a", "b"],
+                "logger": {"x": 1, "y": 3, "z": 4},
+            },
+            id="plus-merges-dict",
+        ),
+        pytest.param(
+            "trainer: {=logger: {z: 4}}",
+            {
+                "_target_": "pytorch_lightning.Trainer",
+                "max_epochs": 1,
+                "callbacks": ["a", "b"],
+                "logger": {"z": 4},
+            },
+            id="equals-replaces",
+        ),
+        pytest.param(
+            "trainer: {~logger: null, ~absent: null}",
+            {"_target_": "pytorch_lightning.Trainer", "max_epochs": 1, "callbacks": ["a", "b"]},
+            id="tilde-deletes",
+        ),
         pytest.param("=trainer: {max_epochs: 2}", {"max_epochs": 2}, id="equals-top-level"),
     ],
 )
@@ -53,12 +112,14 @@ def test_merge(tmp_path, second, expected):
 
 def test_later_file_wins_and_locations_follow(tmp_path):
     (tmp_path / "a.yaml").write_text(BASE)
-    (tmp_path / "b.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "b.yaml").write_text(
+        textwrap.dedent("""\
         # second file
         trainer:
           max_epochs: 5
           +callbacks: [c]
-        """))
+        """)
+    )
     parser = ConfigParser()
     parser.read_config([tmp_path / "a.yaml", tmp_path / "b.yaml"])
     a, b = str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")

@@ -40,15 +40,21 @@ def test_mapping_values_are_taken_as_they_are():
     ("override", "id_", "value"),
     [
         pytest.param("--trainer#max_epochs=3", "trainer#max_epochs", 3, id="existing-key"),
-        pytest.param("--trainer#callbacks#1#monitor=val_loss", "trainer#callbacks#1#monitor", "val_loss",
-                     id="list-item-by-index"),
+        pytest.param(
+            "--trainer#callbacks#1#monitor=val_loss",
+            "trainer#callbacks#1#monitor",
+            "val_loss",
+            id="list-item-by-index",
+        ),
         pytest.param("--trainer#devices=2", "trainer#devices", 2, id="new-key"),
         pytest.param("--args#fit#ckpt_path=best.ckpt", "args#fit#ckpt_path", "best.ckpt", id="new-parents"),
         pytest.param("--trainer#callbacks#0=[1, 2]", "trainer#callbacks#0", [1, 2], id="replace-list-item"),
     ],
 )
 def test_apply_overrides(override, id_, value):
-    parser = ConfigParser({"trainer": {"max_epochs": 1, "callbacks": [{"monitor": "loss"}, {"monitor": "acc"}]}})
+    parser = ConfigParser(
+        {"trainer": {"max_epochs": 1, "callbacks": [{"monitor": "loss"}, {"monitor": "acc"}]}}
+    )
     parser.apply_overrides([override])
     assert parser[id_] == value
     assert parser.location(id_) == COMMAND_LINE
@@ -82,16 +88,30 @@ _TRAINER = {"_target_": "pytorch_lightning.Trainer", "limit_train_batches": 2}
 @pytest.mark.parametrize(
     ("overrides", "id_", "value"),
     [
-        pytest.param(["--trainer#limit_val_batches=1"], "trainer#limit_val_batches", 1,
-                     id="parameter-close-to-a-sibling"),
-        pytest.param(["--trainer#limit_train_batches=3", "--trainer#limit_val_batches=1"],
-                     "trainer#limit_val_batches", 1, id="after-overriding-the-sibling"),
+        pytest.param(
+            ["--trainer#limit_val_batches=1"],
+            "trainer#limit_val_batches",
+            1,
+            id="parameter-close-to-a-sibling",
+        ),
+        pytest.param(
+            ["--trainer#limit_train_batches=3", "--trainer#limit_val_batches=1"],
+            "trainer#limit_val_batches",
+            1,
+            id="after-overriding-the-sibling",
+        ),
         pytest.param(["--trainer#_disabled_=true"], "trainer#_disabled_", True, id="reserved-key"),
-        pytest.param(["--model#in_features=3", "--model#out_features=4"], "model#out_features", 4,
-                     id="parameter-of-another-target"),
+        pytest.param(
+            ["--model#in_features=3", "--model#out_features=4"],
+            "model#out_features",
+            4,
+            id="parameter-of-another-target",
+        ),
     ],
 )
 def test_new_key_that_the_target_takes_is_accepted(overrides, id_, value):
-    parser = ConfigParser({"trainer": dict(_TRAINER), "model": {"_target_": "torch.nn.Linear", "in_features": 2}})
+    parser = ConfigParser(
+        {"trainer": dict(_TRAINER), "model": {"_target_": "torch.nn.Linear", "in_features": 2}}
+    )
     parser.apply_overrides(overrides)
     assert parser[id_] == value

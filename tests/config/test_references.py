@@ -26,15 +26,31 @@ from lighter.errors import CircularReferenceError, ExpressionError, Location, Mi
         pytest.param({"n": 2, "a": {"b": {"c": "$@###n * 3"}}}, "a#b#c", 6, id="relative-in-expression"),
         pytest.param({"a": {"b": 2}, "c": "%a"}, "c", {"b": 2}, id="macro"),
         pytest.param({"a": {"b": 2, "c": "%#b"}}, "a#c", 2, id="relative-macro"),
-        pytest.param({"a": {"x": "@#y", "y": 3}, "b": {"y": 4, "m": "%##a"}}, "b#m", {"x": 3, "y": 3},
-                     id="macro-keeps-relative-ids-of-its-source"),
+        pytest.param(
+            {"a": {"x": "@#y", "y": 3}, "b": {"y": 4, "m": "%##a"}},
+            "b#m",
+            {"x": 3, "y": 3},
+            id="macro-keeps-relative-ids-of-its-source",
+        ),
         pytest.param({"a": [1, 2], "b": "%a", "c": "%b"}, "c", [1, 2], id="macro-of-macro"),
-        pytest.param({"a": {"_target_": "dict", "_disabled_": True}, "b": "@a"}, "b", None,
-                     id="reference-to-disabled-is-none"),
-        pytest.param({"a": [1, {"_target_": "dict", "_disabled_": True}, 3]}, "a", [1, 3],
-                     id="disabled-list-item-dropped"),
-        pytest.param({"a": {"k": {"_target_": "dict", "_disabled_": "true"}, "j": 1}}, "a", {"j": 1},
-                     id="disabled-dict-value-dropped"),
+        pytest.param(
+            {"a": {"_target_": "dict", "_disabled_": True}, "b": "@a"},
+            "b",
+            None,
+            id="reference-to-disabled-is-none",
+        ),
+        pytest.param(
+            {"a": [1, {"_target_": "dict", "_disabled_": True}, 3]},
+            "a",
+            [1, 3],
+            id="disabled-list-item-dropped",
+        ),
+        pytest.param(
+            {"a": {"k": {"_target_": "dict", "_disabled_": "true"}, "j": 1}},
+            "a",
+            {"j": 1},
+            id="disabled-dict-value-dropped",
+        ),
         pytest.param({"a": 1}, "", {"a": 1}, id="root"),
         pytest.param(None, "", {"_meta_": {}}, id="empty-parser"),
     ],
@@ -44,8 +60,9 @@ def test_resolve(config, id_, expected):
 
 
 def test_every_reference_shares_one_object():
-    parser = ConfigParser({"obj": {"_target_": "collections.OrderedDict"}, "a": "@obj", "b": ["@obj"],
-                           "c": "$@obj"})
+    parser = ConfigParser(
+        {"obj": {"_target_": "collections.OrderedDict"}, "a": "@obj", "b": ["@obj"], "c": "$@obj"}
+    )
     obj = parser.get_parsed_content("obj")
     assert parser.get_parsed_content("a") is obj
     assert parser.get_parsed_content("b")[0] is obj
@@ -61,8 +78,12 @@ def test_macro_builds_fresh_objects():
 
 def test_macro_from_another_file(tmp_path):
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "shared.yaml").write_text("metrics:\n  acc: {_target_: collections.OrderedDict, k: 1}\n")
-    (tmp_path / "sub" / "exp.yaml").write_text("vars: {k: 2}\nval: '%shared.yaml#metrics'\nall: '%shared.yaml'\n")
+    (tmp_path / "sub" / "shared.yaml").write_text(
+        "metrics:\n  acc: {_target_: collections.OrderedDict, k: 1}\n"
+    )
+    (tmp_path / "sub" / "exp.yaml").write_text(
+        "vars: {k: 2}\nval: '%shared.yaml#metrics'\nall: '%shared.yaml'\n"
+    )
     parser = ConfigParser()
     parser.read_config(tmp_path / "sub" / "exp.yaml")  # the macro's file is found next to exp.yaml
     assert parser.get_parsed_content("val") == {"acc": {"k": 1}}
@@ -87,8 +108,11 @@ def test_macro_cycle_is_reported():
         pytest.param({"a": "@a"}, "a -> a", id="self"),
         pytest.param({"a": "@b", "b": "@a"}, "a -> b -> a", id="two"),
         pytest.param({"a": {"x": "$@a"}}, "a -> a#x -> a", id="through-a-child"),
-        pytest.param({"a": {"_target_": "dict", "k": "@b"}, "b": ["@a"]}, "a -> a#k -> b -> b#0 -> a",
-                     id="through-a-component"),
+        pytest.param(
+            {"a": {"_target_": "dict", "k": "@b"}, "b": ["@a"]},
+            "a -> a#k -> b -> b#0 -> a",
+            id="through-a-component",
+        ),
     ],
 )
 def test_cycles(config, cycle):
@@ -98,13 +122,15 @@ def test_cycles(config, cycle):
 
 
 def test_laziness_broken_sibling_is_not_touched():
-    parser = ConfigParser({
-        "good": {"_target_": "collections.OrderedDict", "x": "@vars#n"},
-        "bad_target": {"_target_": "no_such_module.Thing"},
-        "bad_ref": "@nowhere",
-        "bad_expr": "$1 / 0",
-        "vars": {"n": 1},
-    })
+    parser = ConfigParser(
+        {
+            "good": {"_target_": "collections.OrderedDict", "x": "@vars#n"},
+            "bad_target": {"_target_": "no_such_module.Thing"},
+            "bad_ref": "@nowhere",
+            "bad_expr": "$1 / 0",
+            "vars": {"n": 1},
+        }
+    )
     assert parser.get_parsed_content("good") == {"x": 1}
     with pytest.raises(MissingReferenceError):
         parser.get_parsed_content("bad_ref")
@@ -112,8 +138,15 @@ def test_laziness_broken_sibling_is_not_touched():
 
 def test_laziness_nothing_else_is_built():
     built = []
-    parser = ConfigParser({"a": {"_target_": "$log", "name": "a"}, "b": {"_target_": "$log", "name": "b"},
-                           "c": "$log(name='c')", "d": "@a"}, globals={"log": lambda name: built.append(name)})
+    parser = ConfigParser(
+        {
+            "a": {"_target_": "$log", "name": "a"},
+            "b": {"_target_": "$log", "name": "b"},
+            "c": "$log(name='c')",
+            "d": "@a",
+        },
+        globals={"log": lambda name: built.append(name)},
+    )
     parser.get_parsed_content("d")
     assert built == ["a"]
     parser.get_parsed_content("d")
@@ -136,7 +169,10 @@ def test_set_resets_resolution():
 
 def test_instantiate_false_and_eval_expr_false():
     parser = ConfigParser({"n": 2, "c": {"_target_": "collections.OrderedDict", "x": "@n"}, "e": "$@n + 1"})
-    assert parser.get_parsed_content("c", instantiate=False) == {"_target_": "collections.OrderedDict", "x": 2}
+    assert parser.get_parsed_content("c", instantiate=False) == {
+        "_target_": "collections.OrderedDict",
+        "x": 2,
+    }
     assert parser.get_parsed_content("e", eval_expr=False) == "$@n + 1"
     assert parser.get_parsed_content("e") == 3
 
@@ -157,8 +193,13 @@ def test_callers_config_is_never_mutated(tmp_path):
     config = {
         "_requires_": "$import collections",
         "vars": {"n": 2, "items": [1, {"k": "@###n"}]},
-        "comp": {"_target_": "collections.OrderedDict", "_args_": [[["a", 1]]], "b": "%vars#items", "c": "@#d",
-                 "d": "$@vars#n + 1"},
+        "comp": {
+            "_target_": "collections.OrderedDict",
+            "_args_": [[["a", 1]]],
+            "b": "%vars#items",
+            "c": "@#d",
+            "d": "$@vars#n + 1",
+        },
         "lst": [{"_target_": "dict", "_disabled_": True}, "%vars"],
         "file": f"%{tmp_path / 'other.yaml'}#m",
         "partial": {"_target_": "builtins.sorted", "_mode_": "callable", "reverse": True},
@@ -182,7 +223,8 @@ def test_failed_import_fails_only_where_used():
 
 
 def test_yaml_file_end_to_end(tmp_path):
-    (tmp_path / "exp.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "exp.yaml").write_text(
+        textwrap.dedent("""\
         vars:
           n: 3
         model:
@@ -190,7 +232,8 @@ def test_yaml_file_end_to_end(tmp_path):
           size: "@vars#n"
           double: "$@vars#n * 2"
         copies: ["%model", "%model"]
-        """))
+        """)
+    )
     parser = ConfigParser()
     parser.read_config(str(tmp_path / "exp.yaml"))
     resolved = parser.get_parsed_content()

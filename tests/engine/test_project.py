@@ -85,8 +85,12 @@ def test_missing_folder(tmp_path, monkeypatch):
     ("folders", "tried"),
     [
         pytest.param(["proj"], "{cwd} has no __init__.py; {cfg} does not exist", id="only-cwd-exists"),
-        pytest.param(["c/proj"], "{cwd} does not exist; {cfg} has no __init__.py", id="only-config-folder-exists"),
-        pytest.param(["proj", "c/proj"], "{cwd} has no __init__.py; {cfg} has no __init__.py", id="both-exist"),
+        pytest.param(
+            ["c/proj"], "{cwd} does not exist; {cfg} has no __init__.py", id="only-config-folder-exists"
+        ),
+        pytest.param(
+            ["proj", "c/proj"], "{cwd} has no __init__.py; {cfg} has no __init__.py", id="both-exist"
+        ),
     ],
 )
 def test_folder_without_init(tmp_path, monkeypatch, folders, tried):

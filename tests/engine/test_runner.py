@@ -101,7 +101,9 @@ def test_tuner_stage_with_ddp_is_refused(config):
 def test_missing_checkpoint_is_located(config):
     with pytest.raises(StageError) as info:
         run("predict", config, ["--args#predict#ckpt_path=runs/nope.ckpt"])
-    assert str(info.value) == "command line @ args#predict#ckpt_path: checkpoint 'runs/nope.ckpt' does not exist"
+    assert (
+        str(info.value) == "command line @ args#predict#ckpt_path: checkpoint 'runs/nope.ckpt' does not exist"
+    )
 
 
 # Errors raised by lighter's own components (System, adapters, writers) name their id; the engine
