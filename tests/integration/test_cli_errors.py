@@ -96,3 +96,16 @@ def test_debug_flag_and_environment_show_the_traceback(experiment, lighter, monk
     )
     assert from_env.returncode == 1
     assert from_env.stderr.startswith("Traceback (most recent call last):")
+
+
+def test_a_system_mistake_is_reported_before_the_trainer_starts(experiment, lighter):
+    result = lighter(
+        "fit", "experiment.yaml", "--system#optimizer#params=$@system#modle.parameters()", cwd=experiment
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "command line @ system#optimizer#params: reference '@system#modle' does not exist "
+        "(did you mean 'system#model'?)"
+    )
+    # The system is built before the Trainer, so nothing about devices was printed first.
+    assert "GPU available" not in result.stdout + result.stderr

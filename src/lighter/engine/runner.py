@@ -74,8 +74,10 @@ def build(parser: ConfigParser) -> tuple[Any, Any]:
 
     from lighter.system import System
 
-    trainer = _built(parser, "trainer", Trainer, "pytorch_lightning.Trainer")
+    # The system first: its mistakes are the common ones, and they should surface before the
+    # Trainer starts printing about devices.
     system = _built(parser, "system", System, "lighter.System")
+    trainer = _built(parser, "trainer", Trainer, "pytorch_lightning.Trainer")
     return system, trainer
 
 
