@@ -244,6 +244,13 @@ def test_circular_reference_lists_the_cycle_with_locations(tmp_path):
     ]
 
 
+def test_circular_reference_through_the_root_names_the_root(tmp_path):
+    with pytest.raises(CircularReferenceError) as caught:
+        resolve_file(tmp_path, 'a: 1\nc: "@"\n')
+    f = tmp_path / "exp.yaml"
+    assert first_line(caught.value) == f"{f}:2 @ c: circular reference: <root> -> c -> <root>"
+
+
 def test_constructor_error_is_chained(tmp_path):
     with pytest.raises(InstantiationError) as caught:
         resolve_file(tmp_path, "frac:\n  _target_: fractions.Fraction\n  numerator: 1\n  denominator: 0\n")

@@ -223,9 +223,15 @@ class Resolver:
         path = list(self.active)
         cycle = [*path[path.index(id_) :], id_]
         at = referrer if referrer is not None else path[-1]
-        steps = "\n".join(f"{step}  ({self.graph.where(step) or 'no location'})" for step in cycle[:-1])
+        shown = [step or "<root>" for step in cycle]  # the root's id is "", which reads as nothing
+        steps = "\n".join(
+            f"{name}  ({self.graph.where(step) or 'no location'})" for name, step in zip(shown, cycle[:-1])
+        )
         return CircularReferenceError(
-            f"circular reference: {' -> '.join(cycle)}", id=at, location=self.graph.where(at), details=steps
+            f"circular reference: {' -> '.join(shown)}",
+            id=at or "<root>",
+            location=self.graph.where(at),
+            details=steps,
         )
 
 
