@@ -83,14 +83,15 @@ class ConfigParser:
         else:
             files = _paths(f)
             merged: dict[Any, Any] = {}
-            for path in files:
-                data, file_locations = load_file(path)
-                if not isinstance(data, dict):
-                    raise ConfigSyntaxError(
-                        f"the top level of a config must be a mapping, not a {type(data).__name__}",
-                        location=Location(str(path), 1, 1),
-                    )
-                merge_into(merged, "", data, "", locations, file_locations)
+            with deep_recursion():  # loading allocates as much as resolving: keep it linear too
+                for path in files:
+                    data, file_locations = load_file(path)
+                    if not isinstance(data, dict):
+                        raise ConfigSyntaxError(
+                            f"the top level of a config must be a mapping, not a {type(data).__name__}",
+                            location=Location(str(path), 1, 1),
+                        )
+                    merge_into(merged, "", data, "", locations, file_locations)
             content.update(merged)
             if files:
                 locations[""] = Location(str(files[0]), 1, 1)
