@@ -49,6 +49,7 @@ def test_fit_saves_the_merged_config_with_its_seed(fitted, experiment):
     saved = yaml.safe_load((run_dir(experiment, "fit") / "config.yaml").read_text())
     expected = yaml.safe_load((experiment / "experiment.yaml").read_text())
     expected["trainer"]["default_root_dir"] = "runs/fit"  # the override is part of the run's config
+    expected["project"] = str((experiment / "project").resolve())  # the folder actually imported
     seed = int(re.search(r"^Seed: (\d+)$", fitted.stdout, re.MULTILINE).group(1))
     assert saved.pop("seed") == seed
     assert {k: v for k, v in saved.items() if k != "_meta_"} == expected
@@ -59,9 +60,11 @@ def test_fit_saves_the_merged_config_with_its_seed(fitted, experiment):
 
 
 def test_saved_config_reproduces_the_run(fitted, experiment, lighter):
-    """Running the saved config.yaml again gives exactly the same weights."""
+    """Running the saved config.yaml again, from another folder, gives exactly the same weights."""
     saved = run_dir(experiment, "fit") / "config.yaml"
-    result = lighter("fit", str(saved), "--trainer#default_root_dir=runs/again", cwd=experiment)
+    elsewhere = experiment / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    result = lighter("fit", str(saved), "--trainer#default_root_dir=../runs/again", cwd=elsewhere)
     assert result.returncode == 0, result.stderr[-3000:]
     first = torch.load(only_checkpoint(experiment, "fit"), weights_only=True)["state_dict"]
     again = torch.load(only_checkpoint(experiment, "again"), weights_only=True)["state_dict"]

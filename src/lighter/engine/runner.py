@@ -122,12 +122,15 @@ def _check_checkpoint(parser: ConfigParser, args_id: str, path: Any) -> None:
     raise StageError(f"checkpoint '{text}' does not exist", id=id_, location=parser.location(id_))
 
 
-def _import_project(parser: ConfigParser) -> None:
+def _import_project(parser: ConfigParser) -> Path | None:
+    """Import the ``project`` folder, if any, and return where it was found."""
     path = parser.get("project")
     if path is None:
-        return
+        return None
     location = parser.location("project")
-    import_project(find_project(path, parser.files, location=location), location=location)
+    folder = find_project(path, parser.files, location=location)
+    import_project(folder, location=location)
+    return folder
 
 
 def _where(parser: ConfigParser) -> Callable[[str], Location | None]:
@@ -163,7 +166,7 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
     validate_structure(parser.config, parser.location)
     check_stage(parser.config, stage, parser.location)
     pruned = prune(parser, stage)
-    _import_project(parser)
+    project = _import_project(parser)
     # Lightning loads only now, so every mistake above is reported without waiting for it.
     import pytorch_lightning as pl
 
@@ -171,6 +174,10 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
 
     seed = choose_seed(resolve_seed(parser))
     record = recorded_config(parser.config, seed)
+    if project is not None:
+        # A relative `project` was found from the cwd or the config's folder; the saved config
+        # lives elsewhere, so it records the folder that was actually imported.
+        record["project"] = str(project)
 
     # Children of a DDP launch re-run this command line; the environment hands them the same seed.
     with shared_seed(seed):
