@@ -45,6 +45,19 @@ def test_fit_trains_and_prints_the_seed_once(fitted, experiment):
     assert json.loads((experiment / "seeds" / "fit-rank0.json").read_text())["seed"] == int(seeds[0])
 
 
+def test_fit_ends_with_its_final_metrics_and_best_checkpoint(fitted, experiment):
+    lines = fitted.stdout.splitlines()
+    start = lines.index("Metrics after epoch 2:")
+    metrics = dict(line.split() for line in lines[start + 1 : start + 3])
+    assert sorted(metrics) == ["train/loss/epoch", "val/loss/epoch"]
+    logged = list(csv.DictReader(open(run_dir(experiment, "fit") / "metrics.csv")))
+    last_val = [row["val/loss/epoch"] for row in logged if row.get("val/loss/epoch")][-1]
+    assert float(metrics["val/loss/epoch"]) == pytest.approx(float(last_val), abs=1e-4)
+    assert (
+        lines[start + 3] == f"Best checkpoint: {only_checkpoint(experiment, 'fit').relative_to(experiment)}"
+    )
+
+
 def test_fit_saves_the_merged_config_with_its_seed(fitted, experiment):
     saved = yaml.safe_load((run_dir(experiment, "fit") / "config.yaml").read_text())
     expected = yaml.safe_load((experiment / "experiment.yaml").read_text())

@@ -225,7 +225,8 @@ class Resolver:
         at = referrer if referrer is not None else path[-1]
         shown = [step or "<root>" for step in cycle]  # the root's id is "", which reads as nothing
         steps = "\n".join(
-            f"{name}  ({self.graph.where(step) or 'no location'})" for name, step in zip(shown, cycle[:-1])
+            f"{name}  ({self.graph.where(step) or 'no location'})"
+            for name, step in zip(shown[:-1], cycle[:-1], strict=True)
         )
         return CircularReferenceError(
             f"circular reference: {' -> '.join(shown)}",

@@ -131,6 +131,34 @@ def _report_scale_batch_size(batch_size: Any, trainer: Any) -> list[str]:
     return [f"Batch size found: {batch_size}"]
 
 
+def _report_fit(result: Any, trainer: Any) -> list[str]:
+    """Summarise the run: the last epoch's metrics and where the best checkpoint is.
+
+    Lightning prints tables after validate/test but nothing after fit, so a user would otherwise
+    have to open the logs to learn how the run ended.
+    """
+    final = {
+        name: value
+        for name, value in sorted(trainer.callback_metrics.items())
+        if name.endswith("/epoch") and getattr(value, "numel", lambda: 0)() == 1
+    }
+    lines = []
+    if final:
+        lines.append(f"Metrics after epoch {trainer.current_epoch}:")
+        width = max(len(name) for name in final)
+        lines += [f"  {name:<{width}}  {float(value):.4f}" for name, value in final.items()]
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint is not None and checkpoint.best_model_path:
+        score = checkpoint.best_model_score
+        judged = (
+            f" ({checkpoint.monitor} = {float(score):.4f})"
+            if checkpoint.monitor and score is not None
+            else ""
+        )
+        lines.append(f"Best checkpoint: {checkpoint.best_model_path}{judged}")
+    return lines
+
+
 _TRAINING_PARTS = ("criterion", "optimizer", "scheduler", "inferer")
 _TRAINING_NEEDS = ("model", "optimizer", "criterion", "dataloaders#train")
 
@@ -141,6 +169,7 @@ STAGES: dict[Stage, StageSpec] = {
         modes=("train", "val"),
         parts=_TRAINING_PARTS,
         needs=_TRAINING_NEEDS,
+        report=_report_fit,
     ),
     Stage.VALIDATE: StageSpec(
         summary="Evaluate the system on its val data.",
