@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from lighter.config.components import is_disabled
 from lighter.config.ids import (
     SEP,
     expression_references,
@@ -24,6 +25,7 @@ from lighter.config.ids import (
     split_path_id,
     whole_reference,
 )
+from lighter.config.merge import container_key
 from lighter.engine.schema import Locate, is_reference
 from lighter.engine.stages import Stage, stage_spec
 from lighter.errors import StageError
@@ -42,8 +44,9 @@ def _nowhere(_: str) -> None:
 
 
 def _is_disabled(value: Any) -> bool:
+    # Only a literal flag can be judged before building; an expression counts as enabled here.
     flag = value.get("_disabled_") if isinstance(value, Mapping) else None
-    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+    return flag is not None and not is_expression(flag) and is_disabled(flag)
 
 
 def _lookup(config: Mapping[str, Any], id_: str) -> tuple[str, Any, bool]:
@@ -120,12 +123,10 @@ def _within(id_: str, top: str) -> bool:
 def _get(config: Any, id_: str) -> Any:
     value = config
     for key in split_id(id_):
-        if isinstance(value, Mapping):
-            value = next((v for k, v in value.items() if str(k) == key), _ABSENT)
-        elif isinstance(value, list) and key.lstrip("-").isdigit() and -len(value) <= int(key) < len(value):
-            value = value[int(key)]
-        else:
+        found = container_key(value, key)
+        if found is None:
             return _ABSENT
+        value = value[found]
     return value
 
 
