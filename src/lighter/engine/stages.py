@@ -140,7 +140,7 @@ def _report_fit(result: Any, trainer: Any) -> list[str]:
     final = {
         name: value
         for name, value in sorted(trainer.callback_metrics.items())
-        if name.endswith("/epoch") and getattr(value, "numel", lambda: 0)() == 1
+        if name.endswith("/epoch") and value.numel() == 1  # Lightning keeps them as tensors
     }
     lines = []
     if final:
