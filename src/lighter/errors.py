@@ -24,6 +24,7 @@ __all__ = [
     "ConfigError",
     "ConfigSyntaxError",
     "ConfigFileNotFoundError",
+    "ConfigReadError",
     "MissingReferenceError",
     "CircularReferenceError",
     "RelativeIdError",
@@ -159,6 +160,10 @@ class ConfigSyntaxError(ConfigError, ValueError):
 
 class ConfigFileNotFoundError(ConfigError, FileNotFoundError):
     """A config file (or a file named in a ``%file.yaml#id`` macro) that does not exist."""
+
+
+class ConfigReadError(ConfigError, OSError):
+    """A config file that exists but cannot be read: a folder, no permission, a symlink loop."""
 
 
 class MissingReferenceError(ConfigError, KeyError):

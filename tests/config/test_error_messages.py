@@ -334,7 +334,7 @@ def test_reference_from_command_line_points_there(tmp_path):
         pytest.param(
             "--trainer#max_epochs=[1, 2",
             "command line @ trainer#max_epochs: bad value in override "
-            "'--trainer#max_epochs=[1, 2': did not find expected ',' or ']' "
+            "'--trainer#max_epochs=[1, 2': did not find expected ',' or ']' (while parsing a flow sequence) "
             "(quote it to pass a string, e.g. --id='\"text\"')",
             id="bad-yaml-value",
         ),

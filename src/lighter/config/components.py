@@ -60,6 +60,13 @@ def locate(path: str, *, id: str, location: Location | None) -> Any:  # noqa: A0
         TargetImportError: Nothing at that path; suggests the closest name in the module reached.
     """
     parts = path.strip().split(".")
+    if not all(part.isidentifier() for part in parts):  # `.`, `a..b`, `torch.nn.Linear()`
+        raise TargetImportError(
+            f"_target_ '{path}' is not an import path",
+            id=id,
+            location=location,
+            suggestion="write names joined by dots, e.g. 'torch.nn.Linear'",
+        )
     if len(parts) == 1:
         return _locate_bare(parts[0], id=id, location=location)
     try:
@@ -140,14 +147,13 @@ def _locate_bare(name: str, *, id: str, location: Location | None) -> Any:  # no
     )
 
 
-def _suggest_argument(name: str, candidates: list[str]) -> str | None:
-    """``did you mean`` by spelling, else by initials (``learning_rate`` -> ``lr``)."""
-    hint = did_you_mean(name, candidates)
-    if hint is None:
-        initials = "".join(word[:1] for word in name.split("_") if word)
-        if len(initials) > 1 and initials in candidates:
-            hint = f"did you mean '{initials}'?"
-    return hint
+def _closest_argument(name: str, candidates: list[str]) -> str | None:
+    """The argument ``name`` was probably meant to be: by spelling, else by initials (``learning_rate`` -> ``lr``)."""
+    near = closest(name, candidates)
+    if near:
+        return near[0]
+    initials = "".join(word[:1] for word in name.split("_") if word)
+    return initials if len(initials) > 1 and initials in candidates else None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -203,11 +209,14 @@ def check_arguments(
     if not var_keyword:
         for key in kwargs:
             if key not in keyword_names:
+                near = _closest_argument(key, [k for k in keyword_names if k not in kwargs])
+                hint = f"did you mean '{near}'?" if near else None
+                # The right name may be set as well: `out_feature` merged next to `out_features`.
+                near = near or _closest_argument(key, [k for k in keyword_names if k in kwargs])
+                if hint is None and near is not None:
+                    hint = f"did you mean '{near}', which is already set at {where(near)}?"
                 raise ArgumentError(
-                    f"{name} got an unexpected argument '{key}'",
-                    id=id,
-                    location=where(key),
-                    suggestion=_suggest_argument(key, [k for k in keyword_names if k not in kwargs]),
+                    f"{name} got an unexpected argument '{key}'", id=id, location=where(key), suggestion=hint
                 )
     if partial:
         return

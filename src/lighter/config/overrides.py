@@ -1,113 +1,275 @@
 """Command-line overrides: ``--a#b#c=VALUE`` strings, parsed and applied to a config.
 
-``VALUE`` is read as YAML (``20`` is an int, ``[1,2]`` a list, ``null`` None), except that values
-starting with ``$``, ``@`` or ``%`` stay strings (expressions, references and macros). A key may be
-created. In a component whose ``_target_`` is a dotted import path, the new key must be an argument
-of the target (``--trainer#max_epoch=3`` is caught even when ``max_epochs`` is not in the config);
-elsewhere, and for targets taking ``**kwargs``, a name close to an existing sibling is reported:
-``max_epoch`` next to ``max_epochs`` is a typo far more often than a new key.
+``VALUE`` is read as YAML 1.2, like the files (``20`` is an int, ``1e-3`` a float, ``[1,2]`` a
+list, ``null`` None), except that values starting with ``$``, ``@`` or ``%`` stay strings
+(expressions, references and macros). ``--a#b VALUE`` (a space instead of ``=``) works too. The
+key prefixes of config files work on the command line:
+
+- ``--+a#b=VALUE`` merges a dict into the existing one (a shallow update) or extends a list,
+- ``--=a#b=VALUE`` replaces the value wholesale (what a plain override does too),
+- ``--~a#b`` deletes the key (``--~a#b=null``, the file spelling, is accepted; any other value is
+  an error, since it cannot be meant).
+
+A key may be created. In a component whose ``_target_`` is a dotted import path, the new key must
+be an argument of the target (``--trainer#max_epoch=3`` is caught even when ``max_epochs`` is not
+in the config); elsewhere, and for targets taking ``**kwargs``, a name close to an existing sibling
+is reported: ``max_epoch`` next to ``max_epochs`` is a typo far more often than a new key. Checking
+the target imports it, so :func:`apply_override` can put that check off (``check_targets=False``)
+until the cheap checks of the whole config have run; :func:`check_new_keys` runs it then.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from lighter.config.ids import join_id, normalize_id, split_id
-from lighter.config.loader import Locations
+from lighter.config.loader import Locations, load_value
 from lighter.config.merge import container_key, copy_tree, forget_locations
-from lighter.errors import COMMAND_LINE, OverrideError, closest
+from lighter.errors import COMMAND_LINE, ConfigSyntaxError, OverrideError, closest
 
-__all__ = ["parse_override", "parse_overrides", "apply_override"]
+__all__ = [
+    "OPERATORS",
+    "parse_override",
+    "join_separated",
+    "parse_overrides",
+    "apply_override",
+    "check_new_keys",
+]
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+OPERATORS = ("+", "=", "~")
 # A new key this close to an existing sibling is reported as a likely typo.
 _TYPO_CUTOFF = 0.8
+_NULLS = ("", "null", "Null", "NULL", "~")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse one ``--id=VALUE`` string (the leading ``--`` is optional) into ``(id, value)``.
 
+    The id keeps a ``+``/``=``/``~`` prefix, which :func:`apply_override` acts on.
+
     Raises:
-        OverrideError: No ``=``, an empty id, or a value that is not valid YAML.
+        OverrideError: No ``=``, an empty id, a value that is not valid YAML or starts with ``=``,
+            or a value given to ``~`` (which deletes).
     """
     body = text[2:] if text.startswith("--") else text
-    key, sep, raw = body.partition("=")
+    operator = body[0] if body[:1] in OPERATORS else ""
+    key, sep, raw = body[len(operator) :].partition("=")
     key = key.strip()
-    if not sep or not key or any(ch.isspace() for ch in key):
+    if not key or any(ch.isspace() for ch in key) or (not sep and operator != "~"):
         raise OverrideError(
             f"bad override '{text}': expected --ID=VALUE, e.g. --trainer#max_epochs=10", location=COMMAND_LINE
         )
     id_ = normalize_id(key)
-    if raw.startswith(("$", "@", "%")):
-        return id_, raw
-    try:
-        return id_, yaml.load(raw, Loader=_Loader)
-    except yaml.YAMLError as e:
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    if operator == "~":
+        if raw.strip() not in _NULLS:
+            raise OverrideError(
+                f"'--~{id_}' deletes the key and takes no value, got '{raw}'",
+                id=id_,
+                location=COMMAND_LINE,
+                suggestion=f"write --~{id_} to delete it, or --{id_}={raw} to set it",
+            )
+        return f"~{id_}", None
+    if raw.startswith("="):
+        fixed = raw.lstrip("=")
         raise OverrideError(
-            f"bad value in override '{text}': {problem}",
+            f"bad value in override '{text}': the value starts with '='",
             id=id_,
             location=COMMAND_LINE,
-            suggestion="quote it to pass a string, e.g. --id='\"text\"'",
+            suggestion=f"did you mean --{operator}{id_}={fixed}? (quote a string that starts with '=': "
+            f"--{id_}='\"{raw}\"')",
+        )
+    if raw.startswith(("$", "@", "%")):
+        return operator + id_, raw
+    try:
+        return operator + id_, load_value(raw)
+    except ConfigSyntaxError as e:
+        raise OverrideError(
+            f"bad value in override '{text}': {e.message}",
+            id=id_,
+            location=COMMAND_LINE,
+            suggestion=e.suggestion or "quote it to pass a string, e.g. --id='\"text\"'",
         ) from e
 
 
+def join_separated(args: Sequence[str]) -> list[str]:
+    """Join ``--id VALUE`` pairs (a space instead of ``=``, as most CLIs allow) into ``--id=VALUE``.
+
+    A ``--id`` without ``=`` takes the next argument as its value unless that is another ``--``
+    option; ``--~id`` (a deletion) never takes one.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        item = args[i]
+        body = item[2:] if item.startswith("--") else ""
+        bare = body[1:] if body[:1] in OPERATORS else body
+        takes_value = bool(bare) and "=" not in bare and not body.startswith("~")
+        if takes_value and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            out.append(f"{item}={args[i + 1]}")
+            i += 2
+        else:
+            out.append(item)
+            i += 1
+    return out
+
+
 def parse_overrides(items: Iterable[str] | Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """Parse CLI strings (or take a mapping ``id -> value`` as is) into ``(id, value)`` pairs."""
+    """Parse CLI strings (or take a mapping ``id -> value`` as is) into ``(id, value)`` pairs.
+
+    CLI strings may separate an id from its value by a space (two items); see :func:`join_separated`.
+    """
     if isinstance(items, Mapping):
         return [(normalize_id(k), v) for k, v in items.items()]
     if isinstance(items, str):
         items = [items]
-    return [parse_override(item) for item in items]
+    return [parse_override(item) for item in join_separated(list(items))]
 
 
-def apply_override(config: dict, locations: Locations, id_: str, value: Any) -> None:
-    """Set ``value`` at ``id_`` in ``config`` (in place), creating missing dicts along the way.
+def apply_override(
+    config: dict, locations: Locations, id_: str, value: Any, *, check_targets: bool = True
+) -> list[str]:
+    """Apply one override to ``config`` (in place), creating missing dicts along the way.
+
+    Args:
+        config: The raw config.
+        locations: Its locations; the overridden ids become ``command line``.
+        id_: The id, possibly with a ``+``/``=``/``~`` prefix (see the module docstring).
+        value: The value (ignored by ``~``).
+        check_targets: Check a new key against its component's target right away (this imports
+            the target). When false, the ids of such new keys are returned for
+            :func:`check_new_keys`.
+
+    Returns:
+        The new keys whose target check was put off.
 
     Raises:
-        OverrideError: The path runs through a scalar, a list index is out of range, or a new key
-            is close to an existing sibling (with the suggestion).
+        OverrideError: The path runs through a scalar, a list index is out of range, a new key is
+            probably a typo (with the suggestion), or ``+`` meets a value of another kind.
     """
-    keys = split_id(id_)
+    operator = id_[0] if id_[:1] in OPERATORS else ""
+    keys = split_id(id_[len(operator) :])
     if not keys:
         raise OverrideError("an override needs an id, e.g. --trainer#max_epochs=10", location=COMMAND_LINE)
-    node, node_id = config, ""
+    full_id = "#".join(keys)
+    node: Any = config
+    node_id = ""
+    unchecked: list[str] = []
     for depth, key in enumerate(keys):
         last = depth == len(keys) - 1
         here = join_id(node_id, key)
         if not isinstance(node, (dict, list)):
             raise OverrideError(
-                f"cannot override '{id_}': '{node_id}' holds a {type(node).__name__}, not a dict or list",
-                id=id_,
+                f"cannot override '{full_id}': '{node_id}' holds a {type(node).__name__}, not a dict or list",
+                id=full_id,
                 location=COMMAND_LINE,
             )
         found = container_key(node, key)
+        if found is None and operator == "~":
+            _check_deleted_key(node, node_id, key)
+            return []  # nothing to delete, as in a file
         if found is None and isinstance(node, list):
             raise OverrideError(
-                f"cannot override '{id_}': '{node_id}' is a list of {len(node)} items, it has no item {key}",
-                id=id_,
+                f"cannot override '{full_id}': '{node_id}' is a list of {len(node)} items, it has no item {key}",
+                id=full_id,
                 location=COMMAND_LINE,
             )
         if found is None:
-            _check_new_key(node, node_id, str(key))
+            if _check_new_key(node, node_id, str(key), check_targets):
+                unchecked.append(here)
             found = key
             if not last:
                 node[found] = {}
         if last:
-            if found in node if isinstance(node, dict) else True:
-                forget_locations(locations, node[found], here)
-            node[found] = copy_tree(value)
-            _mark_command_line(locations, node[found], here)
-            return
+            _set(node, found, value, here, operator, locations)
+            return unchecked
         node, node_id = node[found], here
+    return unchecked
 
 
-def _check_new_key(node: dict, node_id: str, key: str) -> None:
-    """Raise if creating ``key`` in ``node`` is probably a typo (see the module docstring)."""
+def _set(node: Any, key: Any, value: Any, id_: str, operator: str, locations: Locations) -> None:
+    exists = isinstance(node, list) or key in node
+    if operator == "~":
+        forget_locations(locations, node[key], id_)
+        del node[key]
+        return
+    existing = node[key] if exists else None
+    if operator == "+" and exists:
+        if isinstance(existing, dict) and isinstance(value, dict):
+            for k, v in value.items():
+                _set(existing, k, v, join_id(id_, k), "", locations)
+            return
+        if isinstance(existing, list) and isinstance(value, list):
+            start = len(existing)
+            existing.extend(copy_tree(value))
+            for i in range(start, len(existing)):
+                _mark_command_line(locations, existing[i], join_id(id_, i))
+            return
+        raise OverrideError(
+            f"'--+{id_}' merges a dict into a dict or a list into a list, not a {type(value).__name__} "
+            f"into a {type(existing).__name__}",
+            id=id_,
+            location=COMMAND_LINE,
+            suggestion=f"write --{id_}=... to replace it",
+        )
+    if exists:
+        forget_locations(locations, existing, id_)
+    node[key] = copy_tree(value)
+    _mark_command_line(locations, node[key], id_)
+
+
+def check_new_keys(config: dict, new_ids: Iterable[str]) -> None:
+    """Check keys created by overrides against their component's target (imports the targets).
+
+    Raises:
+        OverrideError: A new key the target does not take (with the closest argument it does).
+    """
+    for id_ in new_ids:
+        keys = split_id(id_)
+        node: Any = config
+        for key in keys[:-1]:
+            found = container_key(node, key)
+            node = node[found] if found is not None else None
+        if isinstance(node, dict) and keys[-1] in node:
+            others = {k: v for k, v in node.items() if k != keys[-1]}
+            _check_key(others, "#".join(keys[:-1]), keys[-1])
+
+
+def _check_deleted_key(node: Any, node_id: str, key: str) -> None:
+    """Deleting an absent key is fine (a file may lack it), unless a sibling is that close."""
+    near = closest(key, [str(k) for k in node], cutoff=_TYPO_CUTOFF) if isinstance(node, dict) else []
+    if near:
+        raise OverrideError(
+            f"'--~{join_id(node_id, key)}' deletes nothing: there is no key '{key}'",
+            id=join_id(node_id, key),
+            location=COMMAND_LINE,
+            suggestion=f"did you mean '--~{join_id(node_id, near[0])}'?",
+        )
+
+
+def _check_new_key(node: dict, node_id: str, key: str, check_targets: bool) -> bool:
+    """Raise if creating ``key`` in ``node`` is probably a typo (see the module docstring).
+
+    Returns:
+        Whether the check was put off: ``check_targets`` is false and ``node`` has a dotted
+        ``_target_``, whose signature decides (a sibling close in spelling may be another argument).
+    """
+    here = join_id(node_id, key)
+    if "." in key and key.split(".")[0] in node:  # `--trainer.max_epochs=1`: Hydra's and LightningCLI's habit
+        raise OverrideError(
+            f"override creates a new key '{key}'; ids join keys with '#', not '.'",
+            id=here,
+            location=COMMAND_LINE,
+            suggestion=f"did you mean '{join_id(node_id, key.replace('.', '#'))}'?",
+        )
+    if _has_dotted_target(node) and not check_targets:
+        return True
+    _check_key(node, node_id, key)
+    return False
+
+
+def _check_key(node: dict, node_id: str, key: str) -> None:
     here = join_id(node_id, key)
     siblings = [str(k) for k in node]
     accepted = _target_arguments(node, node_id)
@@ -132,19 +294,23 @@ def _check_new_key(node: dict, node_id: str, key: str) -> None:
         )
 
 
+def _has_dotted_target(node: dict) -> bool:
+    target = node.get("_target_")
+    return isinstance(target, str) and "." in target and not target.startswith(("$", "@", "%"))
+
+
 def _target_arguments(node: dict, node_id: str) -> list[str] | None:
     """Names a new key of ``node`` may take: its target's arguments plus the reserved keys.
 
     ``None`` when that cannot be known: no dotted ``_target_``, one that does not import, no
     readable signature, or ``**kwargs``. Only this path imports the target, so overrides stay cheap.
     """
-    target = node.get("_target_")
-    if not isinstance(target, str) or "." not in target or target.startswith(("$", "@", "%")):
+    if not _has_dotted_target(node):
         return None
     from lighter.config.components import RESERVED_KEYS, locate
 
     try:
-        params = inspect.signature(locate(target, id=node_id, location=None)).parameters.values()
+        params = inspect.signature(locate(node["_target_"], id=node_id, location=None)).parameters.values()
     except Exception:  # noqa: BLE001 - any failure here is reported, located, when the config is built
         return None
     if any(p.kind is p.VAR_KEYWORD for p in params):

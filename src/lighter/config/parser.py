@@ -17,7 +17,7 @@ from lighter.config.expressions import Names
 from lighter.config.graph import Graph, all_ids, build_graph
 from lighter.config.loader import Locations, load_file
 from lighter.config.merge import container_key, copy_tree, forget_locations, merge_into
-from lighter.config.overrides import apply_override, parse_overrides
+from lighter.config.overrides import apply_override, check_new_keys, parse_overrides
 from lighter.config.resolver import Resolver, deep_recursion, run_imports
 from lighter.errors import COMMAND_LINE, ConfigSyntaxError, Location, MissingReferenceError, did_you_mean
 
@@ -42,6 +42,7 @@ class ConfigParser:
         self._locations: Locations = {}
         self._files: list[Path] = []
         self._names = Names(globals)
+        self._unchecked: list[str] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -98,15 +99,35 @@ class ConfigParser:
         self._config, self._locations, self._files = content, locations, files
         self._reset()
 
-    def apply_overrides(self, items: Iterable[str] | Mapping[str, Any]) -> None:
+    def apply_overrides(
+        self, items: Iterable[str] | Mapping[str, Any], *, check_targets: bool = True
+    ) -> None:
         """Apply command-line overrides (``"--trainer#max_epochs=3"``) or a mapping ``id -> value``.
 
+        Args:
+            items: ``--id=VALUE`` strings (``--id VALUE`` as two items too; ``+``/``=``/``~``
+                prefixes as in files), or a mapping.
+            check_targets: Check a key an override creates against its component's target now.
+                That imports the target (Lightning, for ``trainer``); when false, the check waits
+                for :meth:`check_overrides`, so that cheaper mistakes are reported first.
+
         Raises:
-            OverrideError: Bad syntax or value, or a new key close to an existing sibling.
+            OverrideError: Bad syntax or value, or a new key that is probably a typo.
         """
         for id_, value in parse_overrides(items):
-            apply_override(self._config, self._locations, id_, value)
+            self._unchecked += apply_override(
+                self._config, self._locations, id_, value, check_targets=check_targets
+            )
         self._reset()
+
+    def check_overrides(self) -> None:
+        """Run the target checks of new keys that ``apply_overrides(check_targets=False)`` put off.
+
+        Raises:
+            OverrideError: A new key its component's target does not take.
+        """
+        unchecked, self._unchecked = self._unchecked, []
+        check_new_keys(self._config, unchecked)
 
     # --- raw access (MONAI semantics) ---------------------------------------------------------
 
@@ -203,6 +224,7 @@ class ConfigParser:
         other._locations = dict(self._locations)
         other._files = list(self._files)
         other._names = self._names.copy()
+        other._unchecked = list(self._unchecked)
         other._reset()
         return other
 

@@ -34,12 +34,18 @@ def _say(line: str) -> None:
         print(line, flush=True)
 
 
-def load(config: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()) -> ConfigParser:
-    """Read the config file(s) (a path, comma-separated paths, or a list) and apply ``overrides``."""
+def load(
+    config: str | Path | Sequence[str | Path], overrides: Sequence[str] = (), *, check_targets: bool = True
+) -> ConfigParser:
+    """Read the config file(s) (a path, comma-separated paths, or a list) and apply ``overrides``.
+
+    With ``check_targets`` false, keys that overrides create are checked against their targets
+    only by ``parser.check_overrides()`` (it imports the targets, Lightning for ``trainer``).
+    """
     parser = ConfigParser()
     parser.read_config(config)
     if overrides:
-        parser.apply_overrides(list(overrides))
+        parser.apply_overrides(list(overrides), check_targets=check_targets)
     return parser
 
 
@@ -162,11 +168,14 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
     """
     spec = stage_spec(stage)
     stage = Stage(stage)
-    parser = load(config, overrides)
+    # Cheap checks first: nothing below imports torch or Lightning until the config has passed
+    # every check that needs no import (a new key under `trainer` waits for check_overrides).
+    parser = load(config, overrides, check_targets=False)
     validate_structure(parser.config, parser.location)
     check_stage(parser.config, stage, parser.location)
     pruned = prune(parser, stage)
     project = _import_project(parser)
+    parser.check_overrides()
     # Lightning loads only now, so every mistake above is reported without waiting for it.
     import pytorch_lightning as pl
 
