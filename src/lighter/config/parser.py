@@ -238,6 +238,13 @@ class ConfigParser:
             with deep_recursion():
                 self._graph = build_graph(self._config, self._locations, self._base_dir)
 
+    @property
+    def graph(self) -> Graph:
+        """The parsed node table (parsed on first use): every id, its kind, where it was written."""
+        if self._graph is None:
+            self.parse()
+        return self._graph
+
     def get_parsed_content(self, id: str = "", **kwargs: Any) -> Any:  # noqa: A002
         """Return the resolved object at ``id``, building only it and what it depends on.
 

@@ -17,6 +17,7 @@ from typing import Any
 from lighter.config import ConfigParser
 from lighter.config.components import locate_error
 from lighter.config.ids import ancestors
+from lighter.config.preflight import check_references
 from lighter.engine.project import find_project, import_project
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.schema import is_reference, validate_structure
@@ -174,6 +175,8 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
     validate_structure(parser.config, parser.location)
     check_stage(parser.config, stage, parser.location)
     pruned = prune(parser, stage)
+    # What the stage builds: `vars` and `_meta_` only matter where something refers to them.
+    check_references(pruned.graph, [key for key in pruned.config if key not in ("vars", "_meta_")])
     project = _import_project(parser)
     parser.check_overrides()
     # Lightning loads only now, so every mistake above is reported without waiting for it.
