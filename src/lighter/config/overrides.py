@@ -181,6 +181,7 @@ def apply_override(
             found = key
             if not last:
                 node[found] = {}
+                locations[here] = COMMAND_LINE
         if last:
             _set(node, found, value, here, operator, locations)
             return unchecked
