@@ -18,6 +18,8 @@ __all__ = ["Generated", "generate_config"]
 Choose = Callable[[int], int]
 
 _KEYS = "abcdefgh"
+# No word that YAML 1.1 and 1.2 read differently ("1e3", "yes", "010" …): written to a YAML file,
+# MONAI and lighter would then differ on purpose (test_yaml_scalars_are_a_deliberate_difference).
 _WORDS = ["x", "lr", "Name", "path_1", "hello world", "ab-cd", "a.b", ""]
 _IMPORTS = ["$import math", "$from collections import OrderedDict"]
 # _target_ -> kind of the object it builds, for targets whose keyword arguments are free.
