@@ -26,13 +26,14 @@ _CONFIG_HELP = (
 )
 # "\b" keeps click from re-wrapping the paragraph that follows it.
 _OVERRIDES_HELP = """\b
-Override any config value after CONFIG with --ID=VALUE, where ID joins keys
-with '#' and VALUE is parsed as YAML (3 is a number, [1,2] a list, null is
-None; $expr and @id work too):
+Override any config value after CONFIG with --ID=VALUE (or --ID VALUE),
+where ID joins keys with '#' and VALUE is parsed as YAML 1.2 (3 and 1e-3 are
+numbers, [1,2] a list, null is None; $expr and @id work too). As in config
+files, --~ID deletes a key, --+ID=[...] appends, --=ID=... replaces:
 
 \b
   lighter {stage} experiment.yaml --trainer#max_epochs=3
-  lighter {stage} a.yaml,b.yaml --system#optimizer#lr=0.01
+  lighter {stage} a.yaml,b.yaml --system#optimizer#lr 1e-3 --~system#scheduler
 
 \b
 Stage arguments (passed to the Lightning call) live under args#{stage},

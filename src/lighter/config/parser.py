@@ -97,6 +97,7 @@ class ConfigParser:
             if files:
                 locations[""] = Location(str(files[0]), 1, 1)
         self._config, self._locations, self._files = content, locations, files
+        self._unchecked = []  # new keys of earlier overrides are gone with the config they were in
         self._reset()
 
     def apply_overrides(
