@@ -1,8 +1,9 @@
 """Make every run repeatable from its outputs: the seed, and the config saved with the results.
 
 The merged config (after overrides, with the seed used) is put into the System's hyperparameters,
-so Lightning stores it in every checkpoint and gives it to the loggers, and :class:`ConfigSaver`
-writes it as ``config.yaml`` into the logger's run directory.
+so Lightning stores it in every checkpoint and gives it to the loggers, and :func:`save_config`
+writes it as ``config.yaml`` into the run folder (see :mod:`lighter.engine.run_folder`).
+:class:`RandomState` makes a resumed fit draw the same random numbers as an unbroken one.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from typing import Any
 import pytorch_lightning as pl
 import yaml
 
+from lighter.atomic import atomic_write, os_reason
+from lighter.errors import StageError
+
 __all__ = [
     "SEED_ENV",
     "CONFIG_FILE",
     "choose_seed",
     "shared_seed",
     "recorded_config",
-    "ConfigSaver",
+    "config_text",
+    "save_config",
     "attach_config",
+    "RandomState",
 ]
 
 SEED_ENV = "LIGHTER_SEED"
@@ -72,33 +78,89 @@ def recorded_config(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     return recorded
 
 
-class ConfigSaver(pl.Callback):
-    """Write the run's config as ``config.yaml`` into the logger's run directory (rank 0 only).
+def config_text(record: Mapping[str, Any]) -> str:
+    """Return the text of the run's ``config.yaml``: ``record`` as YAML, keys in the order written.
 
-    Runs at ``setup``, once the processes of a multi-process strategy exist: ``trainer.log_dir``
-    is a collective call there, so every rank asks and only rank 0 writes.
-
-    Args:
-        config: The config to write (a plain dict).
+    The one place the saved config is rendered, so every copy (the run folder's, a resumed run's)
+    reads the same.
     """
+    return yaml.safe_dump(dict(record), sort_keys=False, allow_unicode=True)
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.config = config
 
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        log_dir = trainer.log_dir
-        if not trainer.is_global_zero or not trainer.loggers or log_dir is None:
-            return  # without a logger there is no run directory to write into
-        path = Path(log_dir) / CONFIG_FILE
+def save_config(folder: str | os.PathLike[str], record: Mapping[str, Any]) -> Path:
+    """Write ``record`` as ``folder/config.yaml`` atomically (a reader never sees half a file).
+
+    Raises:
+        StageError: The folder cannot be created or the file written (the OS reason is given).
+    """
+    path = Path(folder) / CONFIG_FILE
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        return atomic_write(path, config_text(record))
+    except OSError as error:
+        raise StageError(f"cannot save the run's config to {path}: {os_reason(error)}") from error
 
 
-def attach_config(system: pl.LightningModule, trainer: pl.Trainer, config: dict[str, Any]) -> None:
-    """Put ``config`` into ``system``'s hyperparameters and have ``trainer`` write it to its run directory.
+def attach_config(system: pl.LightningModule, config: dict[str, Any]) -> None:
+    """Put ``config`` into ``system``'s hyperparameters.
 
     Lightning saves hyperparameters into every checkpoint (``hyper_parameters``) and logs them to
-    every logger, so one call covers both.
+    every logger, so the weights always travel with the config that made them.
     """
     system.save_hyperparameters(config)
-    trainer.callbacks.append(ConfigSaver(config))
+
+
+class RandomState(pl.Callback):
+    """Carry the random generators' state in checkpoints, so a resumed fit draws what an unbroken one would.
+
+    Lightning restores weights, optimizer and loop counters but not the generators: a resumed run
+    would shuffle its next epoch like the first one. The state is taken when a checkpoint is saved
+    and put back when the first train epoch after a restore starts (after the sanity check, which
+    draws too, so that the draws match the uninterrupted run's).
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        numpy_state = np.random.get_state(legacy=False)
+        # Plain types and tensors only: checkpoints are read back with torch.load(weights_only=True).
+        return {
+            "python": random.getstate(),
+            "numpy": {
+                "key": torch.from_numpy(numpy_state["state"]["key"].astype("int64")),
+                "pos": int(numpy_state["state"]["pos"]),
+                "has_gauss": int(numpy_state["has_gauss"]),
+                "gauss": float(numpy_state["gauss"]),
+            },
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending = state_dict
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._pending is None:
+            return
+        import numpy as np
+        import torch
+
+        state, self._pending = self._pending, None
+        python = state["python"]
+        random.setstate((python[0], tuple(python[1]), python[2]))
+        numpy = state["numpy"]
+        np.random.set_state(
+            {
+                "bit_generator": "MT19937",
+                "state": {"key": numpy["key"].numpy().astype("uint32"), "pos": numpy["pos"]},
+                "has_gauss": numpy["has_gauss"],
+                "gauss": numpy["gauss"],
+            }
+        )
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state["cuda"])

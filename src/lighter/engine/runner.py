@@ -1,7 +1,8 @@
 """Run one stage of an experiment: a pipeline of steps that each return a value.
 
-load → override → validate → check the stage → prune → import ``project`` → seed → build →
-record the config → run the stage with ``args#<stage>`` → report.
+prepare (load → override → validate → check the stage → prune → import ``project`` → choose the
+seed) → seed → build → attach (record the config, decide the run folder) → execute (run the stage
+with ``args#<stage>`` → report). :mod:`lighter.api` composes the same steps for notebooks.
 
 Nothing is built before the structure is validated and the config pruned for the stage, so a
 ``test`` run never builds the training data, and a mistake surfaces before any heavy work.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,23 @@ from lighter.config.ids import ancestors
 from lighter.config.preflight import check_references
 from lighter.engine.project import find_project, import_project
 from lighter.engine.prune import check_stage, prune
+from lighter.engine.resume import Resume, plan_resume
 from lighter.engine.schema import is_reference, validate_structure
 from lighter.engine.stages import Stage, stage_spec
 from lighter.errors import ConfigError, LighterError, Location, StageError, did_you_mean
 
-__all__ = ["load", "resolve_seed", "build", "stage_args", "run"]
+__all__ = [
+    "Prepared",
+    "load",
+    "resolve_seed",
+    "prepare",
+    "build",
+    "attach",
+    "stage_args",
+    "execute",
+    "final_metrics",
+    "run",
+]
 
 
 def _say(line: str) -> None:
@@ -153,36 +167,44 @@ def _where(parser: ConfigParser) -> Callable[[str], Location | None]:
     return where
 
 
-def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()) -> Any:
-    """Run ``stage`` of the experiment in ``config`` with command-line style ``overrides``.
+@dataclass(frozen=True)
+class Prepared:
+    """A config made ready to build: every check done, ``project`` imported, the seed chosen.
 
-    Args:
-        stage: A :class:`Stage` or its name (``"fit"``, ``"lr_find"`` …).
-        config: A config path, comma-separated paths, or a list of paths; later files win.
-        overrides: ``["--trainer#max_epochs=3", ...]``, values parsed as YAML.
-
-    Returns:
-        What the Trainer/Tuner call returned (e.g. the predictions, or the lr finder).
-
-    Raises:
-        LighterError: Any mistake in the config, located at its id and file:line.
+    Attributes:
+        parser: The config, pruned for the stage when one was given.
+        record: The config to save with the run (unpruned, with the seed and the imported project).
+        seed: The seed for ``seed_everything``.
+        resume: Set when the config came from a run folder to continue.
     """
-    spec = stage_spec(stage)
-    stage = Stage(stage)
+
+    parser: ConfigParser
+    record: dict[str, Any]
+    seed: int
+    resume: Resume | None = None
+
+
+def prepare(
+    config: str | Path | Sequence[str | Path], overrides: Sequence[str] = (), stage: Stage | None = None
+) -> Prepared:
+    """Load, override, validate, check and prune for ``stage`` (if given), import ``project``, choose the seed.
+
+    ``config`` may also be a run folder when ``stage`` is ``fit``: its saved config is continued.
+    """
+    resume = plan_resume(config, stage, overrides) if isinstance(config, str | Path) and stage else None
     # Cheap checks first: nothing below imports torch or Lightning until the config has passed
     # every check that needs no import (a new key under `trainer` waits for check_overrides).
-    parser = load(config, overrides, check_targets=False)
+    parser = load(resume.config if resume else config, overrides, check_targets=False)
     validate_structure(parser.config, parser.location)
-    check_stage(parser.config, stage, parser.location)
-    pruned = prune(parser, stage)
+    if stage is not None:
+        check_stage(parser.config, stage, parser.location)
+    pruned = prune(parser, stage) if stage is not None else parser
     # What the stage builds: `vars` and `_meta_` only matter where something refers to them.
     check_references(pruned.graph, [key for key in pruned.config if key not in ("vars", "_meta_")])
     project = _import_project(parser)
     parser.check_overrides()
-    # Lightning loads only now, so every mistake above is reported without waiting for it.
-    import pytorch_lightning as pl
 
-    from lighter.engine.reproduce import attach_config, choose_seed, recorded_config, shared_seed
+    from lighter.engine.reproduce import choose_seed, recorded_config
 
     seed = choose_seed(resolve_seed(parser))
     record = recorded_config(parser.config, seed)
@@ -190,19 +212,86 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
         # A relative `project` was found from the cwd or the config's folder; the saved config
         # lives elsewhere, so it records the folder that was actually imported.
         record["project"] = str(project)
+    return Prepared(pruned, record, seed, resume)
 
+
+def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
+    """Give the run its config and its folder; return the :class:`~lighter.engine.run_folder.RunFolder`.
+
+    In a single process the folder is decided now (the tuner stages swap the Trainer's callbacks
+    while they run); in a multi-process run at ``setup``, once the processes can agree on it.
+    """
+    from lighter.engine.reproduce import RandomState, attach_config
+    from lighter.engine.run_folder import RunFolder
+
+    attach_config(system, prepared.record)
+    folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None)
+    trainer.callbacks.extend([folder, RandomState()])
+    if trainer.num_devices * trainer.num_nodes == 1:
+        folder.resolve(trainer)
+    return folder
+
+
+def final_metrics(trainer: Any) -> dict[str, float]:
+    """The single-number metrics the Trainer holds at the end of a stage, as floats, by name."""
+    return {
+        name: float(value)
+        for name, value in sorted(trainer.callback_metrics.items())
+        if getattr(value, "numel", lambda: 1)() == 1
+    }
+
+
+def execute(stage: Stage, system: Any, trainer: Any, prepared: Prepared, **args: Any) -> Any:
+    """Call the stage with ``args#<stage>`` (updated with ``args``), print its report, return its result.
+
+    ``fit`` returns :func:`final_metrics` (Lightning's ``fit`` returns nothing).
+    """
+    spec = stage_spec(stage)
+    method = spec.method(trainer)
+    call_args = {**stage_args(prepared.parser, stage, method), **args}
+    resume = prepared.resume
+    if resume is not None and resume.checkpoint is not None and "ckpt_path" not in args:
+        _say(f"Resuming {resume.folder} from {resume.checkpoint.name}")
+        call_args["ckpt_path"] = str(resume.checkpoint)
+    result = method(system, **call_args)
+    for line in spec.report(result, trainer) if spec.report else []:
+        _say(line)
+    return final_metrics(trainer) if stage is Stage.FIT else result
+
+
+def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()) -> Any:
+    """Run ``stage`` of the experiment in ``config`` with command-line style ``overrides``.
+
+    Args:
+        stage: A :class:`Stage` or its name (``"fit"``, ``"lr_find"`` …).
+        config: A config path, comma-separated paths, or a list of paths; later files win. For
+            ``fit``, a run folder continues that run from its last checkpoint.
+        overrides: ``["--trainer#max_epochs=3", ...]``, values parsed as YAML.
+
+    Returns:
+        What the Trainer/Tuner call returned (e.g. the predictions, or the lr finder); for ``fit``,
+        the final metrics by name.
+
+    Raises:
+        LighterError: Any mistake in the config, located at its id and file:line.
+    """
+    stage_spec(stage)  # an unknown name fails here, with a suggestion
+    stage = Stage(stage)
+    prepared = prepare(config, overrides, stage)
+    # Lightning loads only now, so every mistake above is reported without waiting for it.
+    import pytorch_lightning as pl
+
+    from lighter.engine.reproduce import shared_seed
+
+    seed = prepared.seed
     # Children of a DDP launch re-run this command line; the environment hands them the same seed.
     with shared_seed(seed):
         _say(f"Seed: {seed}")
         pl.seed_everything(seed, workers=True, verbose=False)
         try:
-            system, trainer = build(pruned)
-            attach_config(system, trainer, record)
-            method = spec.method(trainer)
-            result = method(system, **stage_args(pruned, stage, method))
+            system, trainer = build(prepared.parser)
+            attach(system, trainer, prepared)
+            return execute(stage, system, trainer, prepared)
         except LighterError as error:  # e.g. an adapter that does not fit the batch, found mid-run
-            locate_error(error, _where(pruned))
+            locate_error(error, _where(prepared.parser))
             raise
-    for line in spec.report(result, trainer) if spec.report else []:
-        _say(line)
-    return result

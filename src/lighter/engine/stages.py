@@ -113,8 +113,10 @@ def _report_lr_find(lr_finder: Any, trainer: Any) -> list[str]:
     import matplotlib.pyplot as plt
 
     suggestion = lr_finder.suggestion()
-    # trainer.log_dir is the logger's run directory, or default_root_dir without a logger.
-    path = Path(trainer.log_dir or trainer.default_root_dir) / "lr_find.png"
+    from lighter.engine.run_folder import run_folder_of
+
+    # Beside the run's checkpoints, config and logs (the logger's folder, or lighter's own).
+    path = (run_folder_of(trainer) or Path(trainer.log_dir or trainer.default_root_dir)) / "lr_find.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     figure = lr_finder.plot(suggest=suggestion is not None, show=False)
     figure.savefig(path)
