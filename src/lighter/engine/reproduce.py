@@ -115,12 +115,9 @@ class RandomState(pl.Callback):
 
     Lightning restores weights, optimizer and loop counters but not the generators: a resumed run
     would shuffle its next epoch like the first one. The state is taken when a checkpoint is saved
-    and put back when the first train epoch after a restore starts (after the sanity check, which
-    draws too, so that the draws match the uninterrupted run's).
+    and put back when it is restored, before the loops start (Lightning skips the sanity check when
+    resuming, and isolates its draws otherwise).
     """
-
-    def __init__(self) -> None:
-        self._pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         import numpy as np
@@ -141,15 +138,11 @@ class RandomState(pl.Callback):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._pending = state_dict
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._pending is None:
-            return
         import numpy as np
         import torch
 
-        state, self._pending = self._pending, None
+        state = state_dict
+        # Restored at once: the train loader's first iterator is made right after, from these.
         python = state["python"]
         random.setstate((python[0], tuple(python[1]), python[2]))
         numpy = state["numpy"]

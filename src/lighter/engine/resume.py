@@ -71,7 +71,7 @@ def plan_resume(config: str | os.PathLike[str], stage: Stage, overrides: Sequenc
     text = os.fspath(config)
     if "," in text or not Path(text).is_dir():
         return None
-    folder = Path(text).resolve()
+    folder = Path(os.path.abspath(text))
     saved = folder / CONFIG_FILE
     if stage is not Stage.FIT:
         raise StageError(

@@ -81,6 +81,15 @@ def logger_folder(trainer: pl.Trainer) -> Path | None:
     return Path(save_dir) / str(logger.name) / version
 
 
+def _absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute without resolving links, so it reads as the user's folders do.
+
+    Absolute so that a resumed run, started from anywhere, names its checkpoints exactly as the
+    first part did (Lightning restores a checkpoint callback's state only for the same ``dirpath``).
+    """
+    return Path(os.path.abspath(path))
+
+
 def _say(line: str) -> None:
     if rank_zero_only.rank == 0:
         print(line, flush=True)
@@ -101,7 +110,7 @@ class RunFolder(pl.Callback):
     def __init__(self, record: Mapping[str, Any], folder: str | os.PathLike[str] | None = None) -> None:
         self.record = record
         self.resuming = folder is not None
-        self.path: Path | None = Path(folder).resolve() if folder is not None else None
+        self.path: Path | None = _absolute(folder) if folder is not None else None
         self.resolved = False
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -118,7 +127,7 @@ class RunFolder(pl.Callback):
             if folder is None and trainer.is_global_zero:
                 folder = fresh_folder(trainer.default_root_dir)
             shared = trainer.strategy.broadcast(str(folder) if folder is not None else None)
-            self.path = Path(shared)
+            self.path = _absolute(shared)
         for callback in trainer.checkpoint_callbacks:
             if getattr(callback, "dirpath", "") is None:  # an explicit dirpath is the user's choice
                 callback.dirpath = str(self.path / CHECKPOINTS)
