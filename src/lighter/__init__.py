@@ -21,6 +21,9 @@ _EXPORTS = {
     "LighterError": "lighter.errors",
     "ConfigError": "lighter.errors",
     "ValidationError": "lighter.errors",
+    "load": "lighter.api",
+    "load_checkpoint": "lighter.api",
+    "Experiment": "lighter.api",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

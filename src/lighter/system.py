@@ -286,6 +286,38 @@ class System(pl.LightningModule):
             return self.optimizer
         return {"optimizer": self.optimizer, "lr_scheduler": self.scheduler}
 
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+    ) -> System:
+        """Rebuild the System from the config the checkpoint carries and load its weights.
+
+        Lightning's version calls ``System(**hyper_parameters)``, but a lighter checkpoint's
+        hyperparameters are the whole experiment config; :func:`lighter.load_checkpoint` builds the
+        ``system`` part of it (model, adapters, inferer; no data) instead.
+        """
+        from lighter.api import load_checkpoint
+
+        if hparams_file is not None:
+            raise TypeError(
+                "System.load_from_checkpoint takes its config from the checkpoint, not hparams_file"
+            )
+        system = load_checkpoint(
+            checkpoint_path,
+            map_location="cpu" if map_location is None else map_location,
+            strict=strict is not False,
+        )
+        if not isinstance(system, cls):
+            raise StageError(
+                f"'{checkpoint_path}' holds a {type(system).__qualname__}, not a {cls.__qualname__}",
+                id="system#_target_",
+            )
+        return system
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Take criterion state (e.g. class weights) from this System's config, not from the checkpoint.
 

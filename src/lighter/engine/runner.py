@@ -33,6 +33,8 @@ __all__ = [
     "resolve_seed",
     "prepare",
     "build",
+    "build_part",
+    "locator",
     "attach",
     "stage_args",
     "execute",
@@ -77,7 +79,8 @@ def resolve_seed(parser: ConfigParser) -> int | None:
     return seed
 
 
-def _built(parser: ConfigParser, id_: str, kind: type, name: str) -> Any:
+def build_part(parser: ConfigParser, id_: str, kind: type, name: str) -> Any:
+    """Build ``id_`` and check that it is a ``kind`` (named ``name`` in the error)."""
     value = parser.get_parsed_content(id_)
     if not isinstance(value, kind):
         raise ConfigError(
@@ -97,8 +100,8 @@ def build(parser: ConfigParser) -> tuple[Any, Any]:
 
     # The system first: its mistakes are the common ones, and they should surface before the
     # Trainer starts printing about devices.
-    system = _built(parser, "system", System, "lighter.System")
-    trainer = _built(parser, "trainer", Trainer, "pytorch_lightning.Trainer")
+    system = build_part(parser, "system", System, "lighter.System")
+    trainer = build_part(parser, "trainer", Trainer, "pytorch_lightning.Trainer")
     return system, trainer
 
 
@@ -154,7 +157,7 @@ def _import_project(parser: ConfigParser) -> Path | None:
     return folder
 
 
-def _where(parser: ConfigParser) -> Callable[[str], Location | None]:
+def locator(parser: ConfigParser) -> Callable[[str], Location | None]:
     """Location of an id, or of its closest enclosing id that has one, as ``file:line``."""
 
     def where(id_: str) -> Location | None:
@@ -293,5 +296,5 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
             attach(system, trainer, prepared)
             return execute(stage, system, trainer, prepared)
         except LighterError as error:  # e.g. an adapter that does not fit the batch, found mid-run
-            locate_error(error, _where(prepared.parser))
+            locate_error(error, locator(prepared.parser))
             raise

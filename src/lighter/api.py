@@ -1,0 +1,276 @@
+"""The Python API, for notebooks and scripts: the same pipeline as the ``lighter`` command.
+
+::
+
+    import lighter
+
+    experiment = lighter.load("experiment.yaml", ["--trainer#max_epochs=3"])
+    metrics = experiment.run("fit")          # the final metrics, by name
+    experiment.run("test")                   # the trained system, still in memory
+    system = lighter.load_checkpoint("runs/version_0/checkpoints/best.ckpt")
+
+:func:`load` checks the config, imports its ``project`` and chooses the seed at once, so mistakes
+surface before anything is built; the :class:`Experiment`'s ``system`` and ``trainer`` are built on
+first use. :func:`load_checkpoint` rebuilds a :class:`~lighter.System` from the config a checkpoint
+carries and loads its weights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from lighter.config import ConfigParser
+from lighter.config.components import locate_error
+from lighter.engine.prune import check_stage, prune
+from lighter.engine.runner import Prepared, attach, build, build_part, execute, locator, prepare, resolve_seed
+from lighter.engine.schema import validate_structure
+from lighter.engine.stages import Stage, stage_spec
+from lighter.errors import LighterError, StageError
+
+__all__ = ["Experiment", "load", "load_checkpoint"]
+
+
+def load(
+    config: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    overrides: Sequence[str] = (),
+    *,
+    stage: Stage | str | None = None,
+) -> Experiment:
+    """Load an experiment as ``lighter <stage> CONFIG [overrides]`` would, without running it.
+
+    Args:
+        config: A config path, comma-separated paths, a list of paths, or a run folder (its saved
+            ``config.yaml``; with ``stage="fit"`` the run is continued from its last checkpoint).
+        overrides: Command-line style overrides, e.g. ``["--trainer#max_epochs=3"]``.
+        stage: When given, the config is checked for that stage and pruned to what it needs, as the
+            command does (a ``test`` experiment never builds the training data).
+
+    Raises:
+        LighterError: Any mistake in the config, located at its id and file:line.
+    """
+    if stage is not None:
+        stage_spec(stage)  # an unknown name fails here, with a suggestion
+        stage = Stage(stage)
+    if stage is None and _is_folder(config):
+        config = _saved_config(Path(os.fspath(config)))
+    return Experiment(prepare(config, overrides, stage), stage)
+
+
+def _is_folder(config: Any) -> bool:
+    return isinstance(config, str | os.PathLike) and "," not in os.fspath(config) and Path(config).is_dir()
+
+
+def _saved_config(folder: Path) -> Path:
+    from lighter.engine.resume import CONFIG_FILE
+
+    saved = folder / CONFIG_FILE
+    if not saved.is_file():
+        raise StageError(f"'{folder}' is not a run folder: it has no {CONFIG_FILE}")
+    return saved
+
+
+class Experiment:
+    """A loaded experiment: its config, and the System and Trainer it describes, built on first use.
+
+    Attributes:
+        parser: The config (overrides applied; pruned when loaded for a stage). ``project`` is
+            imported, so ``parser.get_parsed_content("system#model")`` builds the user's classes too.
+        seed: The seed the run uses (the configured one, or one drawn for it).
+        config: The config saved with the run (``config.yaml``, checkpoints' ``hyper_parameters``).
+    """
+
+    def __init__(self, prepared: Prepared, stage: Stage | None = None) -> None:
+        self._prepared = prepared
+        self._stage = stage
+        self._seeded = False
+        self._attached = False
+        self.parser: ConfigParser = prepared.parser
+        self.seed: int = prepared.seed
+        self.config: dict[str, Any] = prepared.record
+
+    def __repr__(self) -> str:
+        files = ", ".join(str(f) for f in self.parser.files) or "a dict"
+        return f"Experiment({files}, seed={self.seed})"
+
+    def _seed_once(self) -> None:
+        # Seeded right before the first object is built, as the command does, so the same config
+        # builds the same weights and data in a notebook and on the command line.
+        if not self._seeded:
+            import pytorch_lightning as pl
+
+            pl.seed_everything(self.seed, workers=True, verbose=False)
+            self._seeded = True
+
+    def _located(self, error: LighterError) -> LighterError:
+        locate_error(error, locator(self.parser))
+        return error
+
+    @cached_property
+    def system(self) -> Any:
+        """The :class:`~lighter.System`, built on first use."""
+        from lighter.system import System
+
+        self._seed_once()
+        try:
+            return build_part(self.parser, "system", System, "lighter.System")
+        except LighterError as error:
+            raise self._located(error) from None
+
+    @cached_property
+    def trainer(self) -> Any:
+        """The ``pytorch_lightning.Trainer``, built on first use."""
+        from pytorch_lightning import Trainer
+
+        self._seed_once()
+        try:
+            return build_part(self.parser, "trainer", Trainer, "pytorch_lightning.Trainer")
+        except LighterError as error:
+            raise self._located(error) from None
+
+    def run(self, stage: Stage | str, **args: Any) -> Any:
+        """Run ``stage`` on this experiment's System and Trainer, as ``lighter <stage>`` does.
+
+        The first run gives the Trainer its run folder (the config is saved there); later runs on
+        the same experiment reuse the trained System, e.g. ``run("fit")`` then ``run("test")``.
+
+        Args:
+            stage: ``"fit"``, ``"validate"``, ``"test"``, ``"predict"``, ``"lr_find"`` or
+                ``"scale_batch_size"``.
+            **args: Keyword arguments for the Trainer/Tuner call; they win over ``args#<stage>``.
+
+        Returns:
+            What the Trainer/Tuner call returned; for ``fit``, the final metrics by name.
+
+        Raises:
+            LighterError: The config lacks what the stage needs, or a mistake found while running.
+        """
+        stage_spec(stage)  # an unknown name fails here, with a suggestion
+        stage = Stage(stage)
+        check_stage(self.parser.config, stage, self.parser.location)
+        from lighter.engine.reproduce import shared_seed
+
+        with shared_seed(self.seed):
+            try:
+                if "system" not in self.__dict__ and "trainer" not in self.__dict__:
+                    self._build()  # both at once, in the command's order
+                system, trainer = self.system, self.trainer
+                if not self._attached:
+                    attach(system, trainer, self._prepared)
+                    self._attached = True
+                prepared = self._prepared
+                if prepared.resume is not None and stage is not Stage.FIT:
+                    prepared = Prepared(prepared.parser, prepared.record, prepared.seed)
+                return execute(stage, system, trainer, prepared, **args)
+            except LighterError as error:
+                raise self._located(error) from None
+
+    def _build(self) -> None:
+        self._seed_once()
+        system, trainer = build(self.parser)  # system first, then trainer, as the command builds them
+        self.__dict__.update(system=system, trainer=trainer)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    overrides: Sequence[str] = (),
+    *,
+    stage: Stage | str | None = None,
+    map_location: Any = "cpu",
+    strict: bool = True,
+) -> Any:
+    """Rebuild the :class:`~lighter.System` a checkpoint was trained as, with its trained weights.
+
+    The config comes from the checkpoint itself (``hyper_parameters``, saved by every lighter run),
+    so neither the config file nor the run folder is needed; its ``project`` folder must still exist.
+
+    Args:
+        path: A checkpoint written by a lighter run.
+        overrides: Command-line style overrides applied to the checkpoint's config.
+        stage: Build what this stage needs (its dataloaders, metrics …); by default only the model,
+            adapters and inferer are built, and no data.
+        map_location: Where the weights are loaded (as for ``torch.load``).
+        strict: Every weight the System has must be in the checkpoint, and none of the checkpoint's
+            may be left over except those of parts not built (optimizer, criterion, metrics).
+
+    Raises:
+        StageError: The file is missing or not a checkpoint, it carries no lighter config, or its
+            weights do not fit the System its config builds.
+        LighterError: The config no longer builds (located at its id).
+    """
+    import pytorch_lightning as pl
+    import torch
+
+    from lighter.engine.project import find_project, import_project
+    from lighter.system import System
+
+    checkpoint = _read_checkpoint(Path(path), map_location)
+    config = checkpoint.get("hyper_parameters")
+    if not isinstance(config, Mapping) or "system" not in config:
+        raise StageError(
+            f"checkpoint '{path}' carries no lighter config (its hyper_parameters have no 'system')",
+            suggestion="give the config too: lighter.load(CONFIG).system, then load_state_dict",
+        )
+    parser = ConfigParser(dict(config))
+    if overrides:
+        parser.apply_overrides(list(overrides))
+    validate_structure(parser.config, parser.location)
+    if stage is not None:
+        stage_spec(stage)
+        stage = Stage(stage)
+        check_stage(parser.config, stage, parser.location)
+    pruned = prune(parser, stage if stage is not None else Stage.PREDICT)
+    if stage is None:
+        pruned["system#dataloaders"] = {}  # the model only: no data is read
+    if parser.get("project") is not None:
+        import_project(find_project(parser.get("project")))
+    # The run's own seed: a dataset that splits at random must split as it did in training.
+    pl.seed_everything(resolve_seed(parser) or 0, workers=True, verbose=False)
+    try:
+        system = build_part(pruned, "system", System, "lighter.System")
+    except LighterError as error:
+        locate_error(error, locator(pruned))
+        raise
+    system.save_hyperparameters(dict(config))
+    system.on_load_checkpoint(checkpoint)
+    _load_weights(system, checkpoint.get("state_dict", {}), path, strict)
+    # load_state_dict copies into the parameters where they are (the CPU): move them as asked.
+    return system.to(map_location) if isinstance(map_location, str | torch.device) else system
+
+
+def _read_checkpoint(path: Path, map_location: Any) -> dict[str, Any]:
+    import torch
+
+    if not path.is_file():
+        raise StageError(
+            f"checkpoint '{path}' does not exist" + (" (it is a folder)" if path.is_dir() else "")
+        )
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # unpickling raises many types; all mean "not a checkpoint"
+        raise StageError(
+            f"'{path}' is not a checkpoint torch can read", details=f"{type(error).__name__}: {error}"
+        ) from error
+    if not isinstance(checkpoint, Mapping):
+        raise StageError(f"'{path}' is not a checkpoint (it holds a {type(checkpoint).__name__})")
+    return dict(checkpoint)
+
+
+def _load_weights(system: Any, state_dict: Mapping[str, Any], path: Any, strict: bool) -> None:
+    """Load ``state_dict``; leftovers of parts that were not built (optimizer, criterion …) are fine."""
+    result = system.load_state_dict(state_dict, strict=False)
+    built = {name for name, _ in system.named_children()}
+    unexpected = [key for key in result.unexpected_keys if key.split(".", 1)[0] in built]
+    if strict and (result.missing_keys or unexpected):
+        parts = []
+        if result.missing_keys:
+            parts.append(f"missing {', '.join(result.missing_keys[:5])}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:5])}")
+        raise StageError(
+            f"the weights in '{path}' do not fit the System its config builds: {'; '.join(parts)}",
+            suggestion="pass strict=False to load what fits",
+        )
