@@ -126,14 +126,23 @@ def test_digits_fit_test_predict(tmp_path):
     out = f"--vars#out={tmp_path}"
     fit = lighter("fit", f"{DIGITS}/digits.yaml", out, *QUICK)
     assert "epoch 1/1: val/loss/epoch" in fit.stdout  # the project's PrintMetrics callback
-    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
-    assert list(tmp_path.glob("logs/version_*/config.yaml"))
+    run_folder = tmp_path / "logs" / "version_0"
+    assert f"Run folder: {run_folder}" in fit.stdout
+    assert f"Best checkpoint: {run_folder / 'checkpoints' / 'best.ckpt'}" in fit.stdout
+    assert {p.name for p in (run_folder / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    assert (run_folder / "config.yaml").is_file()
 
-    test = lighter("test", f"{DIGITS}/digits.yaml,{DIGITS}/test.yaml", out)
+    # a second run with another lr gets its own folder: nothing of the first is overwritten
+    again = lighter("fit", f"{DIGITS}/digits.yaml", out, *QUICK, "--vars#lr=0.01")
+    assert f"Run folder: {tmp_path / 'logs' / 'version_1'}" in again.stdout
+    assert (tmp_path / "logs" / "version_1" / "checkpoints" / "best.ckpt").is_file()
+
+    run = f"--vars#run={run_folder}"
+    test = lighter("test", f"{DIGITS}/digits.yaml,{DIGITS}/test.yaml", out, run)
     assert "test/metrics/accuracy/epoch" in test.stdout
 
-    lighter("predict", f"{DIGITS}/digits.yaml,{DIGITS}/predict.yaml", out)
-    with open(tmp_path / "predictions.csv", newline="") as f:
+    lighter("predict", f"{DIGITS}/digits.yaml,{DIGITS}/predict.yaml", out, run)
+    with open(run_folder / "predictions.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 270  # the whole predict split, one row per digit
     assert all(r["identifier"].startswith("digit_") and 0 <= int(r["pred"]) <= 9 for r in rows)
@@ -148,10 +157,12 @@ def test_segmentation_fit_predict(tmp_path):
         "--system#dataloaders#val#dataset#num_samples=4",
     ]
     lighter("fit", f"{SEGMENTATION}/segmentation.yaml", out, *QUICK, *small)
-    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    run_folder = tmp_path / "logs" / "version_0"
+    assert (run_folder / "checkpoints" / "best.ckpt").is_file()
 
-    lighter("predict", f"{SEGMENTATION}/segmentation.yaml,{SEGMENTATION}/predict.yaml", out)
-    masks = sorted((tmp_path / "predictions").glob("*.png"))
+    run = f"--vars#run={run_folder}"
+    lighter("predict", f"{SEGMENTATION}/segmentation.yaml,{SEGMENTATION}/predict.yaml", out, run)
+    masks = sorted((run_folder / "predictions").glob("*.png"))
     assert [m.name for m in masks] == [f"predict_{i:04d}.png" for i in range(8)]
     pixels = set(Image.open(masks[0]).getdata())
     assert Image.open(masks[0]).size == (64, 64) and pixels <= {0, 255}
