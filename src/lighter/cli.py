@@ -22,7 +22,8 @@ _MAX_ERROR_LINES = 30  # an error must fit on one screen
 
 _CONFIG_HELP = (
     "Experiment config: a YAML/JSON file, or several separated by commas "
-    "(config1.yaml,config2.yaml), merged in order so later files win."
+    "(config1.yaml,config2.yaml), merged in order so later files win. "
+    "For fit, a run folder continues that run from its last checkpoint."
 )
 # "\b" keeps click from re-wrapping the paragraph that follows it.
 _OVERRIDES_HELP = """\b
