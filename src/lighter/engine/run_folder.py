@@ -20,6 +20,7 @@ import csv
 import io
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -132,10 +133,12 @@ class RunFolder(pl.Callback):
             if getattr(callback, "dirpath", "") is None:  # an explicit dirpath is the user's choice
                 callback.dirpath = str(self.path / CHECKPOINTS)
         if trainer.is_global_zero:
+            if self.resuming:
+                _keep_csv_metrics(trainer)
+            else:
+                _open_logger(trainer)
             self.path.mkdir(parents=True, exist_ok=True)
             save_config(self.path, self.record)
-            if self.resuming:
-                _keep_csv_metrics(trainer, self.path)
         self.resolved = True
         _say(f"Run folder: {self.path}")
         return self.path
@@ -175,7 +178,17 @@ def _continue_logger(trainer: pl.Trainer, folder: Path) -> None:
     logger._version = folder.name
 
 
-def _keep_csv_metrics(trainer: pl.Trainer, folder: Path) -> None:
+def _open_logger(trainer: pl.Trainer) -> None:
+    """Let the first logger open its folder before ``config.yaml`` is put there.
+
+    Lightning's CSV logger warns that "previous log files will be deleted" when it opens a folder
+    that is not empty, which the config written first would otherwise trigger on every run.
+    """
+    if logger_folder(trainer) is not None:
+        trainer.loggers[0].experiment  # noqa: B018 - creating it is the point
+
+
+def _keep_csv_metrics(trainer: pl.Trainer) -> None:
     """Keep the first part's rows in ``metrics.csv`` when a resumed run's CSVLogger opens it.
 
     Lightning's CSV writer deletes an existing ``metrics.csv`` when it opens a non-empty folder;
@@ -192,7 +205,10 @@ def _keep_csv_metrics(trainer: pl.Trainer, folder: Path) -> None:
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         columns, rows = list(reader.fieldnames or []), list(reader)
-    writer = logger.experiment  # opening it deletes the old file
+    with warnings.catch_warnings():
+        # Its warning that previous logs "will be deleted" is answered just below.
+        warnings.filterwarnings("ignore", message="Experiment logs directory")
+        writer = logger.experiment  # opening it deletes the old file
     buffer = io.StringIO(newline="")
     # The writer appends rows in the order of its (sorted) columns; the header must match.
     columns = sorted(columns)

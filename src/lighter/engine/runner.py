@@ -229,7 +229,9 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
 
     attach_config(system, prepared.record)
     folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None)
-    trainer.callbacks.extend([folder, RandomState()])
+    # First, so that its `setup` decides the folder before any checkpoint callback resolves its own.
+    trainer.callbacks.insert(0, folder)
+    trainer.callbacks.append(RandomState())
     if trainer.num_devices * trainer.num_nodes == 1:
         folder.resolve(trainer)
     return folder

@@ -1,4 +1,5 @@
-"""``lighter fit RUN_FOLDER`` through the real command: continue a run, or say clearly why not."""
+"""Run folders through the real command: one folder for all processes of a run, and
+``lighter fit RUN_FOLDER`` to continue a run, or say clearly why not."""
 
 from __future__ import annotations
 
@@ -66,3 +67,24 @@ def test_resume_mistakes_exit_1_with_one_line(tmp_path, lighter, make, first_lin
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == first_line.format(folder=tmp_path / "notarun")
     assert len(result.stderr.splitlines()) <= 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_ddp_without_a_logger_writes_one_run_folder(experiment, lighter):
+    """Process 0 creates the folder and the other process uses it (it would otherwise make its own)."""
+    result = lighter(
+        "fit",
+        "experiment.yaml",
+        "--trainer#logger=false",
+        "--trainer#strategy=ddp",
+        "--trainer#devices=2",
+        "--trainer#max_epochs=1",
+        "--trainer#default_root_dir=runs/ddp-nolog",
+        cwd=experiment,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = experiment / "runs" / "ddp-nolog" / "runs"
+    assert [p.name for p in runs.iterdir()] == ["version_0"]
+    assert result.stdout.count(f"Run folder: {runs / 'version_0'}") == 1  # printed by process 0 only
+    assert [p.name for p in (runs / "version_0" / "checkpoints").iterdir()] == ["epoch=0-step=4.ckpt"]
+    assert (runs / "version_0" / "config.yaml").is_file()
