@@ -178,3 +178,12 @@ def test_import_lighter_stays_cheap():
     code = "import sys, lighter; lighter.load; print(sorted(m for m in ('torch', 'pytorch_lightning') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_run_folder_loads_its_config_and_continues(checkpoint, tmp_path):
+    folder = tmp_path / "out" / "runs" / "version_0"
+    assert lighter.load(folder).config["trainer"]["max_epochs"] == 2  # the saved config.yaml
+    metrics = lighter.load(folder, ["--trainer#max_epochs=3"], stage="fit").run("fit")
+    assert "train/loss/epoch" in metrics
+    assert (folder / "checkpoints" / "epoch=2-step=12.ckpt").is_file()
+    assert [p.name for p in folder.parent.iterdir()] == ["version_0"]

@@ -203,3 +203,13 @@ def test_resume_mistakes_are_one_line_errors(config, tmp_path, setup, stage, fir
     with pytest.raises(StageError) as info:
         run(stage, "empty")
     assert str(info.value).splitlines()[0] == first_line.format(root=tmp_path)
+
+
+def test_a_root_that_cannot_hold_run_folders_is_located(config, tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(StageError) as info:
+        run("fit", config, ["--trainer#default_root_dir=taken"])
+    assert str(info.value).splitlines()[0] == (
+        "command line @ trainer#default_root_dir: cannot create a run folder under taken/runs: "
+        "a parent is not a folder"
+    )
