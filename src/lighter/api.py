@@ -57,7 +57,7 @@ def load(
         stage = Stage(stage)
     if stage is None and _is_folder(config):
         config = _saved_config(Path(os.fspath(config)))
-    return Experiment(prepare(config, overrides, stage), stage)
+    return Experiment(prepare(config, overrides, stage))
 
 
 def _is_folder(config: Any) -> bool:
@@ -83,9 +83,8 @@ class Experiment:
         config: The config saved with the run (``config.yaml``, checkpoints' ``hyper_parameters``).
     """
 
-    def __init__(self, prepared: Prepared, stage: Stage | None = None) -> None:
+    def __init__(self, prepared: Prepared) -> None:
         self._prepared = prepared
-        self._stage = stage
         self._seeded = False
         self._attached = False
         self.parser: ConfigParser = prepared.parser
@@ -105,10 +104,6 @@ class Experiment:
             pl.seed_everything(self.seed, workers=True, verbose=False)
             self._seeded = True
 
-    def _located(self, error: LighterError) -> LighterError:
-        locate_error(error, locator(self.parser))
-        return error
-
     @cached_property
     def system(self) -> Any:
         """The :class:`~lighter.System`, built on first use."""
@@ -118,7 +113,8 @@ class Experiment:
         try:
             return build_part(self.parser, "system", System, "lighter.System")
         except LighterError as error:
-            raise self._located(error) from None
+            locate_error(error, locator(self.parser))
+            raise
 
     @cached_property
     def trainer(self) -> Any:
@@ -129,7 +125,8 @@ class Experiment:
         try:
             return build_part(self.parser, "trainer", Trainer, "pytorch_lightning.Trainer")
         except LighterError as error:
-            raise self._located(error) from None
+            locate_error(error, locator(self.parser))
+            raise
 
     def run(self, stage: Stage | str, **args: Any) -> Any:
         """Run ``stage`` on this experiment's System and Trainer, as ``lighter <stage>`` does.
@@ -165,8 +162,9 @@ class Experiment:
                 if prepared.resume is not None and stage is not Stage.FIT:
                     prepared = Prepared(prepared.parser, prepared.record, prepared.seed)
                 return execute(stage, system, trainer, prepared, **args)
-            except LighterError as error:
-                raise self._located(error) from None
+            except LighterError as error:  # e.g. an adapter that does not fit the batch
+                locate_error(error, locator(self.parser))
+                raise
 
     def _build(self) -> None:
         self._seed_once()
