@@ -123,6 +123,11 @@ class RunFolder(pl.Callback):
             return self.path
         if self.path is not None:
             _continue_logger(trainer, self.path)
+            # Continuing into this folder is the point; Lightning's warning that its checkpoint
+            # folder "exists and is not empty" would read as a mistake.
+            warnings.filterwarnings(
+                "ignore", message=f"Checkpoint directory {re.escape(str(self.path / CHECKPOINTS))} exists"
+            )
         else:
             folder = logger_folder(trainer)
             if folder is None and trainer.is_global_zero:
