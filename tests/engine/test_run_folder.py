@@ -213,3 +213,10 @@ def test_a_root_that_cannot_hold_run_folders_is_located(config, tmp_path):
         "command line @ trainer#default_root_dir: cannot create a run folder under taken/runs: "
         "a parent is not a folder"
     )
+
+
+def test_lr_find_keeps_its_plot_and_config_in_the_run_folder(config, tmp_path):
+    """The tuner swaps the Trainer's callbacks while it runs; the run folder is decided before."""
+    run("lr_find", config, ["--args#lr_find#num_training=8", "--args#lr_find#early_stop_threshold=null"])
+    folder = tmp_path / "out" / "runs" / "version_0"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "lr_find.png"]
