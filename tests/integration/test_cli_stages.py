@@ -53,9 +53,7 @@ def test_fit_ends_with_its_final_metrics_and_best_checkpoint(fitted, experiment)
     logged = list(csv.DictReader(open(run_dir(experiment, "fit") / "metrics.csv")))
     last_val = [row["val/loss/epoch"] for row in logged if row.get("val/loss/epoch")][-1]
     assert float(metrics["val/loss/epoch"]) == pytest.approx(float(last_val), abs=1e-4)
-    assert (
-        lines[start + 3] == f"Best checkpoint: {only_checkpoint(experiment, 'fit')}"
-    )
+    assert lines[start + 3] == f"Best checkpoint: {only_checkpoint(experiment, 'fit')}"
 
 
 def test_fit_saves_the_merged_config_with_its_seed(fitted, experiment):
