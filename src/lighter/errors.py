@@ -23,6 +23,7 @@ __all__ = [
     "LighterError",
     "ConfigError",
     "ConfigSyntaxError",
+    "DuplicateKeyError",
     "ConfigFileNotFoundError",
     "ConfigReadError",
     "MissingReferenceError",
@@ -158,6 +159,10 @@ class ConfigSyntaxError(ConfigError, ValueError):
     """A YAML/JSON file that does not parse (location has line and column)."""
 
 
+class DuplicateKeyError(ConfigSyntaxError):
+    """A key written twice in one mapping, when ``MONAI_FAIL_ON_DUPLICATE_CONFIG=1`` makes that an error."""
+
+
 class ConfigFileNotFoundError(ConfigError, FileNotFoundError):
     """A config file (or a file named in a ``%file.yaml#id`` macro) that does not exist."""
 
@@ -166,12 +171,15 @@ class ConfigReadError(ConfigError, OSError):
     """A config file that exists but cannot be read: a folder, no permission, a symlink loop."""
 
 
-class MissingReferenceError(ConfigError, KeyError):
-    """An ``@id``/``%id`` (or ``get_parsed_content(id)``) naming an id that does not exist."""
+class MissingReferenceError(ConfigError, KeyError, ValueError):
+    """An ``@id``/``%id`` (or ``get_parsed_content(id)``) naming an id that does not exist.
+
+    Also a ``ValueError``: ``monai.bundle`` raises one for a missing reference.
+    """
 
 
-class CircularReferenceError(ConfigError):
-    """References that form a cycle; ``details`` shows the cycle."""
+class CircularReferenceError(ConfigError, ValueError):
+    """References that form a cycle; ``details`` shows the cycle (a ``ValueError``, as in MONAI)."""
 
 
 class RelativeIdError(ConfigError, KeyError):
@@ -182,16 +190,20 @@ class TargetImportError(ConfigError, ImportError):
     """A ``_target_`` that cannot be imported."""
 
 
-class ArgumentError(ConfigError, TypeError):
-    """Component arguments that do not fit the target's signature."""
+class ArgumentError(ConfigError, TypeError, RuntimeError):
+    """Component arguments that do not fit the target's signature.
+
+    Also a ``RuntimeError``: ``monai.bundle`` reports a wrong argument as a failed instantiation.
+    """
 
 
-class ExpressionError(ConfigError):
-    """A ``$`` expression that fails to evaluate."""
+class ExpressionError(ConfigError, RuntimeError):
+    """A ``$`` expression that fails to evaluate (a ``RuntimeError``, as in MONAI)."""
 
 
-class InstantiationError(ConfigError):
-    """A component whose constructor raised; the original exception is chained."""
+class InstantiationError(ConfigError, RuntimeError):
+    """A component whose constructor raised; the original exception is chained (a ``RuntimeError``,
+    as in MONAI)."""
 
 
 class OverrideError(ConfigError, ValueError):

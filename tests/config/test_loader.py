@@ -79,7 +79,7 @@ def test_anchors_and_merge_keys():
 
 
 def test_duplicate_key_warns_and_last_wins():
-    with pytest.warns(UserWarning, match="duplicate key 'a'"):
+    with pytest.warns(UserWarning, match="f.yaml:2:1: Duplicate key: `a`"):
         data, _ = load_text("a: 1\na: 2\n", "f.yaml")
     assert data == {"a": 2}
 
