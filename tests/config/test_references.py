@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import sys
 import textwrap
 
@@ -181,11 +182,35 @@ def test_default_for_missing_id():
     assert ConfigParser({"a": 1}).get_parsed_content("b", default=5) == 5
 
 
-def test_long_reference_chain_is_fine():
-    n = 3000
-    config = {"v0": 0, **{f"v{i}": f"@v{i - 1}" for i in range(1, n)}}
-    assert ConfigParser(config).get_parsed_content(f"v{n - 1}") == 0
-    assert sys.getrecursionlimit() < 100_000  # restored afterwards
+def test_long_reference_chain_resolves_at_the_normal_recursion_limit():
+    n = 10_000  # ten times the default recursion limit: resolution must not recurse per link
+    config = {"v0": 0, **{f"v{i}": f"@v{i - 1}" for i in range(1, n)}, "e": f"$@v{n - 1} + 1"}
+    limit = sys.getrecursionlimit()
+    assert ConfigParser(config).get_parsed_content("e") == 1
+    assert sys.getrecursionlimit() == limit
+
+
+def observe_interpreter(*_args, **_kwargs):
+    """A user target that records the interpreter state it runs in."""
+    return {"gc": gc.isenabled(), "limit": sys.getrecursionlimit()}
+
+
+def test_user_code_runs_in_a_normal_interpreter():
+    """Constructors and expressions see the garbage collector on and the user's recursion limit."""
+    target = f"{__name__}.observe_interpreter"
+    config = {
+        "direct": {"_target_": target},
+        "chain": [{"_target_": target, "x": "@direct"}, "$@chain#0"],
+        "expr": f"$__import__('{__name__}', fromlist=['x']).observe_interpreter()",
+    }
+    limit = sys.getrecursionlimit()
+    assert gc.isenabled()
+    resolved = ConfigParser(config).get_parsed_content("")
+    normal = {"gc": True, "limit": limit}
+    assert resolved["direct"] == normal
+    assert resolved["chain"] == [normal, normal]
+    assert resolved["expr"] == normal
+    assert gc.isenabled() and sys.getrecursionlimit() == limit
 
 
 def test_callers_config_is_never_mutated(tmp_path):

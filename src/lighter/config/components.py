@@ -9,6 +9,7 @@ instead of as whatever the constructor happens to raise.
 
 from __future__ import annotations
 
+import bdb
 import builtins
 import functools
 import importlib
@@ -252,13 +253,19 @@ def call_target(
     *,
     id: str,  # noqa: A002
     where: Callable[[str], Location | None],
+    debug: bool = False,
 ) -> Any:
     """Call (or wrap) ``target`` according to ``_mode_``, checking the arguments first.
+
+    Args:
+        debug: ``_debug_: true``: stop in the debugger (``breakpoint()``, so ``PYTHONBREAKPOINT``
+            applies) just before building, then build as ``_mode_`` says.
 
     Raises:
         ConfigError: An unknown ``_mode_``.
         ArgumentError: Arguments that do not fit the signature.
-        InstantiationError: The target raised; the original exception is chained.
+        InstantiationError: The target raised, or the debugger was quit; the original exception is
+            chained.
     """
     mode = str(mode).strip()
     if mode not in MODES:
@@ -271,9 +278,11 @@ def call_target(
     if not callable(target):  # MONAI returns such a target as it is
         return target
     check_arguments(target, name, args, kwargs, partial=mode == "callable", id=id, where=where)
-    if mode == "callable":
-        return functools.partial(target, *args, **kwargs) if args or kwargs else target
     try:
+        if debug:
+            breakpoint()  # MONAI's `_debug_`: step from here into the build below
+        if mode == "callable":
+            return functools.partial(target, *args, **kwargs) if args or kwargs else target
         if mode == "debug":
             import pdb
 
@@ -281,6 +290,10 @@ def call_target(
         return target(*args, **kwargs)
     except LighterError:
         raise  # already says what is wrong, in lighter's terms
+    except bdb.BdbQuit as e:  # quitting must stop the build, not leave the item out silently
+        raise InstantiationError(
+            f"quit the debugger (bdb.BdbQuit) before {name} was built", id=id, location=where("")
+        ) from e
     except Exception as e:
         raise InstantiationError(f"{name} raised {type(e).__name__}: {e}", id=id, location=where("")) from e
 

@@ -52,11 +52,13 @@ class Graph:
             ``(key, id)`` pairs (component, dict, list).
         imports: Ids of import statements, in config order (MONAI runs them all first).
         locations: Where each id's value was written (macro copies point at their source).
+        config: The config as parsed: macros expanded, relative ids made absolute (a new tree).
     """
 
     nodes: dict[str, tuple[int, Any, Any]] = field(default_factory=dict)
     imports: list[str] = field(default_factory=list)
     locations: Locations = field(default_factory=dict)
+    config: Any = None
 
     def where(self, id_: str) -> Location | None:
         """Location (file and line) of ``id_``, or of the closest enclosing id that has one.
@@ -107,7 +109,7 @@ class _Walker:
         self.expanding: list[str] = []
 
     def run(self) -> Graph:
-        self.walk(self.config, "", self.locations, None, None)
+        self.graph.config = self.walk(self.config, "", self.locations, None, None)
         return self.graph
 
     def walk(

@@ -15,6 +15,7 @@ mean the same thing here as in a MONAI bundle.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 __all__ = [
     "SEP",
@@ -103,12 +104,23 @@ def expression_references(expr: str) -> list[str]:
     return list(dict.fromkeys(normalize_id(m[1:]) for m in _REF_PATTERN.findall(expr)))
 
 
-def substitute_references(expr: str) -> str:
-    """Return the Python code of ``expr`` (without ``$``) where ``@id`` reads ``__local_refs['id']``."""
+def substitute_references(expr: str, keep: Collection[str] = ()) -> str:
+    """Return the Python code of ``expr`` (without ``$``) where ``@id`` reads ``__local_refs['id']``.
+
+    Args:
+        expr: The expression, with or without its ``$``.
+        keep: Ids whose ``@id`` stays as written (MONAI's ``allow_missing_reference`` keeps the
+            text of references that do not exist).
+    """
     code = expr[len(EXPR) :] if expr.startswith(EXPR) else expr
     if REF not in code:
         return code
-    return _REF_PATTERN.sub(lambda m: f"{LOCAL_REFS}[{normalize_id(m.group()[1:])!r}]", code)
+
+    def substitute(match: re.Match) -> str:
+        id_ = normalize_id(match.group()[1:])
+        return match.group() if id_ in keep else f"{LOCAL_REFS}[{id_!r}]"
+
+    return _REF_PATTERN.sub(substitute, code)
 
 
 def resolve_relative_ids(value: str, current: str) -> str:

@@ -8,9 +8,10 @@ and never modified.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lighter.config import ids
 from lighter.config.expressions import Names
@@ -18,8 +19,11 @@ from lighter.config.graph import Graph, all_ids, build_graph
 from lighter.config.loader import Locations, load_file
 from lighter.config.merge import container_key, copy_tree, forget_locations, merge_into
 from lighter.config.overrides import apply_override, check_new_keys, parse_overrides
-from lighter.config.resolver import Resolver, deep_recursion, run_imports
+from lighter.config.resolver import Resolver, run_imports
 from lighter.errors import COMMAND_LINE, ConfigSyntaxError, Location, MissingReferenceError, did_you_mean
+
+# The MONAI-compatible facades (items, ReferenceResolver) are imported where used: the fast path
+# never needs them.
 
 __all__ = ["ConfigParser"]
 
@@ -30,6 +34,10 @@ _MISSING = object()
 class ConfigParser:
     """Load, merge, override and resolve a config (MONAI Bundle syntax).
 
+    A drop-in for ``monai.bundle.ConfigParser``: besides the methods below, a top-level id reads
+    as an attribute (``parser.trainer`` is ``parser.get_parsed_content("trainer")``) and
+    :attr:`ref_resolver` offers MONAI's ``ReferenceResolver`` view.
+
     Args:
         config: The initial config (copied; the caller's dict is never modified). ``None`` gives
             ``{"_meta_": {}}`` as in MONAI.
@@ -39,6 +47,7 @@ class ConfigParser:
 
     def __init__(self, config: Any = None, globals: Mapping[str, Any] | bool | None = None) -> None:  # noqa: A002
         self._config: Any = {_META: {}} if config is None else copy_tree(config)
+        self._ref_resolver: Any = None
         self._locations: Locations = {}
         self._files: list[Path] = []
         self._names = Names(globals)
@@ -61,6 +70,30 @@ class ConfigParser:
     def config(self, value: Any) -> None:
         self.set(value)
 
+    meta_key = _META
+    suffixes = ("json", "yaml", "yml")
+
+    def __getattr__(self, id: str) -> Any:  # noqa: A002 - MONAI's name
+        """``parser.some_id``: the resolved object at top-level id ``some_id`` (MONAI's shortcut)."""
+        # Only reached for names that are not attributes; private names (copy, pickle) stay errors.
+        if id.startswith("__") or "_config" not in self.__dict__:
+            raise AttributeError(id)
+        if id not in self:
+            raise AttributeError(
+                f"'ConfigParser' has no attribute or config id '{id}'"
+                + (f" ({hint})" if (hint := did_you_mean(id, _top_level(self._config))) else "")
+            )
+        return self.get_parsed_content(id)
+
+    @property
+    def ref_resolver(self) -> Any:
+        """MONAI's ``ReferenceResolver`` view of this parser (``resolved_content``, ``get_item`` …)."""
+        if self._ref_resolver is None:
+            from lighter.config.reference_resolver import ReferenceResolver
+
+            self._ref_resolver = ReferenceResolver.of_parser(self)
+        return self._ref_resolver
+
     @property
     def files(self) -> list[Path]:
         """The config files read by :meth:`read_config`, in order."""
@@ -77,28 +110,70 @@ class ConfigParser:
             ConfigSyntaxError: A file does not parse, or its top level is not a mapping.
         """
         content: dict[Any, Any] = {_META: copy_tree(self.get(_META, {}))}
-        locations: Locations = {}
         if isinstance(f, Mapping):
             content.update(copy_tree(dict(f)))
             files: list[Path] = []
+            locations: Locations = {}
         else:
             files = _paths(f)
-            merged: dict[Any, Any] = {}
-            with deep_recursion():  # loading allocates as much as resolving: keep it linear too
-                for path in files:
-                    data, file_locations = load_file(path)
-                    if not isinstance(data, dict):
-                        raise ConfigSyntaxError(
-                            f"the top level of a config must be a mapping, not a {type(data).__name__}",
-                            location=Location(str(path), 1, 1),
-                        )
-                    merge_into(merged, "", data, "", locations, file_locations)
+            merged, locations = _load_files(files)
             content.update(merged)
-            if files:
-                locations[""] = Location(str(files[0]), 1, 1)
         self._config, self._locations, self._files = content, locations, files
         self._unchecked = []  # new keys of earlier overrides are gone with the config they were in
         self._reset()
+
+    def read_meta(self, f: str | Path | Sequence[str | Path] | Mapping) -> None:
+        """Read and merge files (or take a dict) as the ``_meta_`` section, as MONAI does."""
+        self.set(self.load_config_files(f), self.meta_key)
+
+    @classmethod
+    def load_config_file(cls, filepath: str | Path) -> dict:
+        """Read one ``.json``/``.yaml``/``.yml`` file (MONAI's API; ``""`` gives ``{}``).
+
+        Raises:
+            ConfigFileNotFoundError: The file does not exist.
+            ConfigSyntaxError: It does not parse, or its suffix is not a config suffix (a ``ValueError``).
+        """
+        if not filepath:
+            return {}
+        return load_file(filepath)[0]
+
+    @classmethod
+    def load_config_files(cls, files: str | Path | Sequence[str | Path] | Mapping) -> dict:
+        """Read and merge files as :meth:`read_config` does (``+key``, ``~key``, ``a#b`` keys), returning
+        the merged dict; a dict is returned as it is (MONAI's API)."""
+        if isinstance(files, Mapping):
+            return files  # type: ignore[return-value]
+        return _load_files(_paths(files))[0]
+
+    @staticmethod
+    def export_config_file(config: Any, filepath: str | Path, fmt: str = "json", **kwargs: Any) -> None:
+        """Write ``config`` to ``filepath`` as JSON or YAML, atomically (MONAI's API).
+
+        Args:
+            config: Plain data (dicts, lists, strings, numbers).
+            filepath: The file to write.
+            fmt: ``"json"``, ``"yaml"`` or ``"yml"``.
+            **kwargs: Passed to ``json.dump`` or ``yaml.safe_dump``.
+
+        Raises:
+            ValueError: An unknown ``fmt``.
+        """
+        from lighter.atomic import atomic_write
+
+        kind = fmt.lower()
+        if kind not in ("json", "yaml", "yml"):
+            raise ValueError(f"unknown config format '{fmt}' (json, yaml or yml)")
+
+        def write(handle: IO[Any]) -> None:
+            if kind == "json":
+                json.dump(config, handle, **kwargs)
+            else:
+                import yaml
+
+                yaml.safe_dump(config, handle, **kwargs)
+
+        atomic_write(filepath, write)
 
     def apply_overrides(
         self, items: Iterable[str] | Mapping[str, Any], *, check_targets: bool = True
@@ -226,6 +301,7 @@ class ConfigParser:
         other._files = list(self._files)
         other._names = self._names.copy()
         other._unchecked = list(self._unchecked)
+        other._ref_resolver = None
         other._reset()
         return other
 
@@ -236,8 +312,46 @@ class ConfigParser:
         dropped when ``reset``)."""
         if reset or self._graph is None:
             self._reset()
-            with deep_recursion():
-                self._graph = build_graph(self._config, self._locations, self._base_dir)
+            self._graph = build_graph(self._config, self._locations, self._base_dir)
+
+    def resolve_macro_and_relative_ids(self) -> None:
+        """Rewrite the raw config with every ``%`` macro expanded and every relative id made
+        absolute (MONAI's API); locations follow the values."""
+        graph = build_graph(self._config, self._locations, self._base_dir)
+        self._config, self._locations = graph.config, dict(graph.locations)
+        self._reset()
+
+    @classmethod
+    def split_path_id(cls, src: str) -> tuple[str, str]:
+        """Split ``"file.yaml#a#b"`` into ``("file.yaml", "a#b")`` (MONAI's API)."""
+        return ids.split_path_id(src)
+
+    @classmethod
+    def resolve_relative_ids(cls, id: str, value: str) -> str:  # noqa: A002
+        """Make the relative ids (``@#x``, ``%##y``) in ``value``, written at ``id``, absolute (MONAI's API).
+
+        Raises:
+            ValueError: A relative id climbs above the root.
+        """
+        return ids.resolve_relative_ids(value, ids.normalize_id(id))
+
+    def _parsed_graph(self) -> Graph:
+        if self._graph is None:
+            self.parse(reset=True)
+        return self._graph  # type: ignore[return-value]
+
+    def _memo(self, flags: tuple[bool, bool]) -> dict[str, Any]:
+        """The objects built so far with ``(instantiate, eval_expr)`` flags (a live table)."""
+        return self._resolver(self._parsed_graph(), flags).memo
+
+    def _resolver(self, graph: Graph, flags: tuple[bool, bool]) -> Resolver:
+        resolver = self._resolvers.get(flags)
+        if resolver is None:
+            if self._imports is None:
+                self._imports = run_imports(graph, self._names)
+            resolver = Resolver(graph, self._names, self._imports, instantiate=flags[0], eval_expr=flags[1])
+            self._resolvers[flags] = resolver
+        return resolver
 
     @property
     def graph(self) -> Graph:
@@ -253,7 +367,7 @@ class ConfigParser:
             id: The id (``""``: the whole config).
             **kwargs: As in MONAI: ``lazy`` (default True: reuse objects already built),
                 ``instantiate`` and ``eval_expr`` (default True), ``default`` (returned when ``id``
-                does not exist).
+                does not exist; a ``ConfigItem`` default is resolved on its own).
 
         Raises:
             LighterError: Any problem in the config, with its id and location.
@@ -263,18 +377,9 @@ class ConfigParser:
         graph = self._graph
         id_ = ids.normalize_id(id)
         if "default" in kwargs and id_ not in graph.nodes:
-            return kwargs["default"]
-        with deep_recursion():
-            if self._imports is None:
-                self._imports = run_imports(graph, self._names)
-            flags = (bool(kwargs.get("instantiate", True)), bool(kwargs.get("eval_expr", True)))
-            resolver = self._resolvers.get(flags)
-            if resolver is None:
-                resolver = Resolver(
-                    graph, self._names, self._imports, instantiate=flags[0], eval_expr=flags[1]
-                )
-                self._resolvers[flags] = resolver
-            return resolver.resolve(id_)
+            return _resolve_default(kwargs["default"], kwargs)
+        flags = (bool(kwargs.get("instantiate", True)), bool(kwargs.get("eval_expr", True)))
+        return self._resolver(graph, flags).resolve(id_)
 
     def _base_dir(self, id_: str) -> Path | None:
         for candidate in ids.ancestors(id_):
@@ -285,6 +390,38 @@ class ConfigParser:
 
     def __repr__(self) -> str:
         return f"ConfigParser({self._config!r})"
+
+
+def _load_files(files: list[Path]) -> tuple[dict[Any, Any], Locations]:
+    """Load and merge ``files`` in order; the merged content and where each id was written."""
+    merged: dict[Any, Any] = {}
+    locations: Locations = {}
+    for path in files:
+        data, file_locations = load_file(path)
+        if not isinstance(data, dict):
+            raise ConfigSyntaxError(
+                f"the top level of a config must be a mapping, not a {type(data).__name__}",
+                location=Location(str(path), 1, 1),
+            )
+        merge_into(merged, "", data, "", locations, file_locations)
+    if files:
+        locations[""] = Location(str(files[0]), 1, 1)
+    return merged, locations
+
+
+def _resolve_default(default: Any, kwargs: Mapping[str, Any]) -> Any:
+    from lighter.config.items import ConfigItem
+
+    if not isinstance(default, ConfigItem):
+        return default
+    from lighter.config.reference_resolver import ReferenceResolver  # MONAI resolves an item default
+
+    options = {k: v for k, v in kwargs.items() if k in ("instantiate", "eval_expr")}
+    return ReferenceResolver([default]).get_resolved_content(default.get_id(), **options)
+
+
+def _top_level(config: Any) -> list[str]:
+    return [str(k) for k in config] if isinstance(config, dict) else []
 
 
 def _paths(f: str | Path | Sequence[str | Path]) -> list[Path]:

@@ -4,15 +4,21 @@
 ``@id`` yields the same object and the whole config costs time linear in its size (MONAI's
 resolver re-scans the config for every reference). Cycles are reported with the path that closes
 them.
+
+Resolution walks an explicit stack instead of recursing: each id under construction is a
+generator that yields the ids it needs and receives their objects. A chain of references as long
+as the config is then no deeper for the interpreter than a chain of two, and user code (targets,
+expressions, imports) runs in an untouched interpreter: the garbage collector and the recursion
+limit stay as the user left them.
 """
 
 from __future__ import annotations
 
-import gc
-import sys
-from contextlib import contextmanager
+import warnings
+from collections.abc import Generator
 from typing import Any
 
+from lighter.config import ids
 from lighter.config.components import RESERVED_KEYS, call_target, is_disabled, locate, locate_error
 from lighter.config.expressions import FailedImport, Names, bound_names
 from lighter.config.graph import COMPONENT, DICT, EXPRESSION, IMPORT, LIST, LITERAL, REFERENCE, Graph
@@ -23,32 +29,27 @@ from lighter.errors import (
     LighterError,
     MissingReferenceError,
     did_you_mean,
+    format_error,
 )
 
-__all__ = ["Resolver", "run_imports", "deep_recursion"]
+__all__ = ["Resolver", "run_imports", "allow_missing_references", "expression_error"]
 
-# A chain of references is resolved by recursion; configs with long chains need more than the
-# default 1,000 frames (a few frames per link).
-_RECURSION_LIMIT = 100_000
+# What a missing reference resolves to while `allow_missing_references()` is on (MONAI's switch).
+_MISSING = object()
+
+# A build step: yields (id it needs, id that refers to it or None), receives that id's object.
+_Build = Generator[tuple[str, "str | None"], Any, Any]
 
 
-@contextmanager
-def deep_recursion():
-    """Allow deep recursion, and pause the cyclic garbage collector, for one parse or resolution.
+def allow_missing_references() -> bool:
+    """Whether a missing ``@id`` is kept as text with a warning (``ReferenceResolver.allow_missing_reference``).
 
-    The walk creates many small containers; generation-2 collections over them would make the
-    cost grow faster than the config (reference counting still frees everything meanwhile).
+    MONAI exposes this as a class attribute that users flip; it is read only when a reference is
+    missing, so the switch costs nothing on the normal path.
     """
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, _RECURSION_LIMIT))
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-        sys.setrecursionlimit(old)
+    from lighter.config.reference_resolver import ReferenceResolver  # the facade owns the switch
+
+    return bool(ReferenceResolver.allow_missing_reference)
 
 
 def run_imports(graph: Graph, names: Names) -> dict[str, Any]:
@@ -118,80 +119,127 @@ class Resolver:
         memo = self.memo
         if id_ in memo:
             return memo[id_]
-        node = self.nodes.get(id_)
-        if node is None:
-            raise self._missing(id_, referrer)
-        if node[0] == LITERAL:
-            memo[id_] = node[1]
-            return node[1]
-        if id_ in self.active:
-            raise self._cycle(id_, referrer)
-        self.active[id_] = None
+        nodes, active = self.nodes, self.active
+        stack: list[tuple[str, _Build]] = []  # ids under construction, innermost last
+        want: tuple[str, str | None] | None = (id_, referrer)
+        value: Any = None
         try:
-            value = self._build(id_, node)
-        finally:
-            del self.active[id_]
-        memo[id_] = value
-        return value
+            while True:
+                if want is not None:
+                    wanted, by = want
+                    if wanted in memo:
+                        value = memo[wanted]
+                    else:
+                        node = nodes.get(wanted)
+                        if node is None:
+                            value = self._missing_value(wanted, by)
+                        elif node[0] == LITERAL:
+                            value = memo[wanted] = node[1]
+                        else:
+                            if wanted in active:
+                                raise self._cycle(wanted, by)
+                            active[wanted] = None
+                            stack.append((wanted, self._build(wanted, node)))
+                            value = None  # starts the new generator
+                    if not stack:
+                        return value
+                building, step = stack[-1]
+                try:
+                    want = step.send(value)
+                except StopIteration as done:
+                    stack.pop()
+                    del active[building]
+                    value = memo[building] = done.value
+                    want = None
+                    if not stack:
+                        return value
+        except BaseException:
+            for building, step in reversed(stack):
+                active.pop(building, None)
+                step.close()
+            raise
 
-    def _build(self, id_: str, node: tuple[int, Any, Any]) -> Any:
+    def _missing_value(self, id_: str, referrer: str | None) -> Any:
+        if referrer is not None and allow_missing_references():
+            text = (
+                f"reference '@{id_}' does not exist; kept as text (ReferenceResolver.allow_missing_reference)"
+            )
+            warnings.warn(format_error(text, id=referrer, location=self.graph.where(referrer)), stacklevel=4)
+            return _MISSING
+        raise self._missing(id_, referrer)
+
+    def _build(self, id_: str, node: tuple[int, Any, Any]) -> _Build:
         kind, raw, extra = node
         if kind == REFERENCE:
-            return self.resolve(extra, id_)
+            value = yield extra, id_
+            return raw if value is _MISSING else value
         if kind == EXPRESSION:
             if not self.eval_expr:
                 return raw
             code, refs = extra
+            missing = []
             for ref in refs:
-                self.resolve(ref, id_)
+                if (yield ref, id_) is _MISSING:
+                    missing.append(ref)
+            if missing:
+                code = ids.substitute_references(raw, keep=missing)
             try:
                 return self.names.evaluate(code, self.memo)
             except LighterError:
                 raise
             except Exception as e:
-                raise _expression_error(raw, e, id_, self.graph.where(id_)) from e
+                raise expression_error(raw, e, id_, self.graph.where(id_)) from e
         if kind == IMPORT:
             return self.imports.get(id_) if self.eval_expr else raw
         if kind == LIST:
-            return [v for _, v in self._children(extra)]
+            return [v for _, v in (yield from self._children(extra))]
         if kind == DICT or not self.instantiate:
-            return dict(self._children(extra))
-        return self._component(id_, raw, dict(extra))
+            return dict((yield from self._children(extra)))
+        return (yield from self._component(id_, dict(extra)))
 
-    def _children(self, children: list[tuple[Any, str]]) -> list[tuple[Any, Any]]:
+    def _children(self, children: list[tuple[Any, str]]) -> _Build:
         # MONAI drops a component child that resolves to None (a disabled one) from its container.
+        nodes, memo = self.nodes, self.memo
         out = []
         for key, child_id in children:
-            value = self.resolve(child_id)
-            if value is not None or self.nodes[child_id][0] != COMPONENT:
+            node = nodes[child_id]
+            if node[0] == LITERAL:  # most values: no round trip through the stack
+                out.append((key, node[1]))
+                continue
+            value = memo[child_id] if child_id in memo else (yield child_id, None)
+            if value is not None or node[0] != COMPONENT:
                 out.append((key, value))
         return out
 
-    def _component(self, id_: str, raw: dict, children: dict[Any, str]) -> Any:
-        if "_disabled_" in children and is_disabled(self.resolve(children["_disabled_"])):
+    def _component(self, id_: str, children: dict[Any, str]) -> _Build:
+        if "_disabled_" in children and is_disabled((yield children["_disabled_"], None)):
             return None
         if "_requires_" in children:
-            self.resolve(children["_requires_"])
-        target = self.resolve(children["_target_"])
+            yield children["_requires_"], None
+        target = yield children["_target_"], None
         name = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         if isinstance(target, str):
             if target not in self.targets:
                 self.targets[target] = locate(target, id=id_, location=self.graph.where(children["_target_"]))
             target = self.targets[target]
-        mode = self.resolve(children["_mode_"]) if "_mode_" in children else "default"
+        mode = (yield children["_mode_"], None) if "_mode_" in children else "default"
+        nodes, memo = self.nodes, self.memo
         kwargs = {}
         for key, child_id in children.items():
             if key in RESERVED_KEYS:
                 continue
-            value = self.resolve(child_id)
-            if value is None and self.nodes[child_id][0] == COMPONENT:
+            node = nodes[child_id]
+            if node[0] == LITERAL:
+                kwargs[key] = node[1]
+                continue
+            value = memo[child_id] if child_id in memo else (yield child_id, None)
+            if value is None and node[0] == COMPONENT:
                 continue
             kwargs[key] = value
-        if kwargs.pop("_debug_", False):  # MONAI's switch into the debugger
-            mode = "debug"
+        debug = is_disabled(kwargs.pop("_debug_", False))  # MONAI: enter the debugger, then build
         args: list = []
         if "_args_" in children:
-            given = self.resolve(children["_args_"])
+            given = yield children["_args_"], None
             if not isinstance(given, (list, tuple)):
                 raise ArgumentError(
                     f"_args_ must be a list of positional arguments, not {type(given).__name__}",
@@ -204,7 +252,7 @@ class Resolver:
             return self.graph.where(children[key]) if key in children else self.graph.where(id_)
 
         try:
-            return call_target(target, str(name), mode, args, kwargs, id=id_, where=where)
+            return call_target(target, str(name), mode, args, kwargs, id=id_, where=where, debug=debug)
         except LighterError as error:  # a constructor's own error: add where it was configured
             locate_error(error, self.graph.where, id_)
             raise
@@ -236,7 +284,8 @@ class Resolver:
         )
 
 
-def _expression_error(text: str, error: Exception, id_: str, location: Any) -> ExpressionError:
+def expression_error(text: str, error: Exception, id_: str | None, location: Any) -> ExpressionError:
+    """The :class:`ExpressionError` for expression ``text`` (at ``id_``) that raised ``error``."""
     lines = text.strip().splitlines() or [text]
     shown = lines[0] if len(lines) == 1 and len(lines[0]) <= 120 else lines[0][:117] + "..."
     return ExpressionError(

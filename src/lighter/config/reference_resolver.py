@@ -1,0 +1,236 @@
+"""MONAI's ``ReferenceResolver``: resolve ``@id`` references between config items.
+
+Two uses, one class. Built by hand (``ReferenceResolver()`` then ``add_item(...)``, as MONAI's
+own tests and some bundle tools do), its items are placed into one nested config and resolved by
+a private :class:`~lighter.config.ConfigParser`. Reached as ``parser.ref_resolver``, it is a view
+of that parser: ``resolved_content`` is the parser's own table of built objects and
+``get_resolved_content`` is ``get_parsed_content``. Either way the work is done by lighter's
+linear-time resolver; this class only translates MONAI's vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lighter.config import ids
+from lighter.config.graph import COMPONENT, DICT, EXPRESSION, IMPORT, LIST
+from lighter.config.items import ConfigComponent, ConfigExpression, ConfigItem
+from lighter.config.merge import container_key, copy_tree
+
+if TYPE_CHECKING:
+    from lighter.config.parser import ConfigParser
+
+__all__ = ["ReferenceResolver"]
+
+
+class _Resolved(Mapping):
+    """Read-only view of a resolver's built objects whose lookups accept ``::`` ids too."""
+
+    def __init__(self, memo: dict[str, Any]) -> None:
+        self._memo = memo
+
+    def __getitem__(self, id_: str) -> Any:
+        return self._memo[ids.normalize_id(id_)]
+
+    def __contains__(self, id_: object) -> bool:
+        return isinstance(id_, (str, int)) and ids.normalize_id(id_) in self._memo
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._memo)
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def __repr__(self) -> str:
+        return repr(self._memo)
+
+
+class ReferenceResolver:
+    """Resolve config items that refer to each other (``"@id"``, ``"$@id + 1"``).
+
+    Args:
+        items: The items to start with (each id once; a later item with the same id is ignored,
+            as in MONAI).
+
+    Attributes:
+        allow_missing_reference: MONAI's switch: when true, a missing ``@id`` is kept as text with
+            a warning instead of raising. A class attribute, read by every parser when a reference
+            is missing.
+    """
+
+    sep = ids.SEP
+    ref = ids.REF
+    allow_missing_reference = False
+
+    def __init__(self, items: Sequence[ConfigItem] | None = None) -> None:
+        self._items: dict[str, ConfigItem] = {}
+        self._own: ConfigParser | None = None  # built from the items when first needed
+        self._parser: ConfigParser | None = None  # set for `parser.ref_resolver`
+        for item in items or ():
+            self.add_item(item)
+
+    @classmethod
+    def of_parser(cls, parser: ConfigParser) -> ReferenceResolver:
+        """The resolver view of ``parser`` (what ``parser.ref_resolver`` returns)."""
+        view = cls()
+        view._parser = parser
+        return view
+
+    # --- items ----------------------------------------------------------------------------------
+
+    @property
+    def items(self) -> dict[str, ConfigItem]:
+        """``id -> ConfigItem`` (for a parser: one per id of its parsed config, ids with ``#``)."""
+        if self._parser is None:
+            return self._items
+        graph = self._parser._parsed_graph()
+        return {id_: _item(id_, node) for id_, node in graph.nodes.items()}
+
+    def add_item(self, item: ConfigItem) -> None:
+        """Add ``item``; an id already present keeps its first item."""
+        id_ = ids.normalize_id(item.get_id())
+        if self._parser is not None:
+            if id_ not in self._parser:
+                self._parser[id_] = item.get_config()
+            return
+        if id_ not in self._items:
+            self._items[id_] = item
+            self._own = None
+
+    def get_item(self, id: str, resolve: bool = False, **kwargs: Any) -> ConfigItem | None:  # noqa: A002
+        """Return the item at ``id`` (``None`` if there is none).
+
+        Args:
+            id: The id.
+            resolve: Resolve it first; the item's config then holds its children's built objects
+                in place of their raw values, so ``item.instantiate()`` builds a fresh one.
+            **kwargs: ``instantiate`` and ``eval_expr``, as for :meth:`get_resolved_content`.
+        """
+        id_ = ids.normalize_id(id)
+        if resolve:
+            self.get_resolved_content(id_, **kwargs)
+            parser = self._source()
+            flags = (bool(kwargs.get("instantiate", True)), bool(kwargs.get("eval_expr", True)))
+            node = parser._parsed_graph().nodes.get(id_)
+            if node is None:
+                return None
+            item = self.items.get(id_) or _item(id_, node)
+            item.update_config(_resolved_config(id_, node, parser._memo(flags)))
+            return item
+        return self.items.get(id_)
+
+    # --- resolution -----------------------------------------------------------------------------
+
+    def _source(self) -> ConfigParser:
+        if self._parser is not None:
+            return self._parser
+        if self._own is None:
+            from lighter.config.parser import ConfigParser
+
+            config: Any = {}
+            names: dict[str, Any] = {}
+            # Parents first, so that an item for `a#b` lands inside the item for `a`.
+            for id_, item in sorted(self._items.items(), key=lambda pair: len(ids.split_id(pair[0]))):
+                config = _place(config, id_, copy_tree(item.get_config()))
+                if isinstance(item, ConfigExpression):
+                    names.update(item.globals)
+            self._own = ConfigParser(config, globals=names)
+        return self._own
+
+    def get_resolved_content(self, id: str, **kwargs: Any) -> Any:  # noqa: A002
+        """Return the built object at ``id``: as ``ConfigParser.get_parsed_content`` (lazy).
+
+        Raises:
+            MissingReferenceError: ``id`` or a reference it needs does not exist (a ``KeyError``
+                and a ``ValueError``).
+            CircularReferenceError: ``id`` depends on itself (a ``ValueError``).
+        """
+        kwargs.pop("lazy", None)
+        return self._source().get_parsed_content(id, **kwargs)
+
+    @property
+    def resolved_content(self) -> Mapping[str, Any]:
+        """The objects built so far (default flags), by id."""
+        return _Resolved(self._source()._memo((True, True)))
+
+    def is_resolved(self) -> bool:
+        """Whether anything has been built yet."""
+        return bool(self.resolved_content)
+
+    def remove_resolved_content(self, id: str) -> Any | None:  # noqa: A002
+        """Forget the built object at ``id`` (it is built again when next needed); return it."""
+        return self._source()._memo((True, True)).pop(ids.normalize_id(id), None)
+
+    def reset(self) -> None:
+        """Drop every built object (and, for a resolver built by hand, every item)."""
+        if self._parser is not None:
+            self._parser.parse(reset=True)
+            return
+        self._items, self._own = {}, None
+
+    # --- MONAI's id helpers ---------------------------------------------------------------------
+
+    @classmethod
+    def normalize_id(cls, id: str | int) -> str:  # noqa: A002
+        """Return ``id`` as a string with ``#`` separators (``::`` is accepted as a synonym)."""
+        return ids.normalize_id(id)
+
+    @classmethod
+    def split_id(cls, id: str | int, last: bool = False) -> list[str]:  # noqa: A002
+        """Split ``id`` into its keys; with ``last``, into ``[parent id, last key]``."""
+        if last:
+            parent, _, key = ids.normalize_id(id).rpartition(ids.SEP)
+            return [parent, key]
+        return ids.normalize_id(id).split(ids.SEP)
+
+    @classmethod
+    def iter_subconfigs(cls, id: str, config: Any) -> Iterator[tuple[Any, str, Any]]:  # noqa: A002
+        """Yield ``(key, sub id, value)`` for each item of a dict or list ``config`` at ``id``."""
+        for key, value in config.items() if isinstance(config, dict) else enumerate(config):
+            yield key, ids.join_id(id, key), value
+
+
+def _item(id_: str, node: tuple[int, Any, Any]) -> ConfigItem:
+    kind, raw, _ = node
+    if kind == COMPONENT:
+        return ConfigComponent(raw, id=id_)
+    if kind in (EXPRESSION, IMPORT):
+        return ConfigExpression(raw, id=id_)
+    return ConfigItem(raw, id=id_)
+
+
+def _resolved_config(id_: str, node: tuple[int, Any, Any], memo: dict[str, Any]) -> Any:
+    """A container's raw value with each child replaced by its built object (MONAI's resolved item)."""
+    kind, raw, children = node
+    if kind not in (COMPONENT, DICT, LIST):
+        return memo.get(id_, raw)
+    out: dict[Any, Any] = {}
+    for key, child_id in children:
+        out[key] = memo[child_id] if child_id in memo else raw[key]
+    return list(out.values()) if kind == LIST else out
+
+
+def _place(config: Any, id_: str, value: Any) -> Any:
+    """Put ``value`` at ``id_`` inside ``config`` (dicts created on the way); return the new root."""
+    keys = ids.split_id(id_)
+    if not keys:
+        return value
+    if not isinstance(config, (dict, list)):
+        config = {}
+    node = config
+    for key in keys[:-1]:
+        found = container_key(node, key)
+        if found is None:
+            if not isinstance(node, dict):
+                return config  # an item below a list index that does not exist: nowhere to put it
+            node[key] = {}
+            found = key
+        if not isinstance(node[found], (dict, list)):
+            node[found] = {}
+        node = node[found]
+    found = container_key(node, keys[-1])
+    if found is None and isinstance(node, list):
+        return config
+    node[keys[-1] if found is None else found] = value
+    return config
