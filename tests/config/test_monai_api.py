@@ -396,3 +396,15 @@ def test_component_locator_finds_monai_names():
         locator.get_component_module_name(3)
     component = ConfigComponent({"_target_": "LoadImage", "image_only": True}, locator=locator)
     assert component.resolve_module_name() == "monai.transforms.io.array.LoadImage"
+
+
+def test_parser_excludes_narrow_bare_monai_names():
+    pytest.importorskip("monai")
+    config = {"load": {"_target_": "LoadImage", "image_only": True}}
+    assert type(ConfigParser(config).load).__module__ == "monai.transforms.io.array"
+    with pytest.raises(ImportError) as caught:
+        ConfigParser(config, excludes="monai.transforms").get_parsed_content("load")
+    assert first_line(caught.value) == (
+        "@ load: cannot import 'LoadImage': not a builtin, module or MONAI name "
+        "(give the full dotted path, e.g. 'torch.nn.Linear')"
+    )

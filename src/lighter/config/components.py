@@ -15,7 +15,7 @@ import functools
 import importlib
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lighter.errors import (
@@ -54,8 +54,12 @@ def is_disabled(flag: Any) -> bool:
     return flag.strip().lower() == "true" if isinstance(flag, str) else bool(flag)
 
 
-def locate(path: str, *, id: str, location: Location | None) -> Any:  # noqa: A002
+def locate(path: str, *, id: str, location: Location | None, excludes: Sequence[str] = ()) -> Any:  # noqa: A002
     """Import a dotted path (``torch.nn.Linear``), or a bare builtin or MONAI name (``Compose``).
+
+    Args:
+        excludes: For a bare MONAI name: module-name fragments not to search (MONAI's
+            ``ConfigParser(excludes=...)``).
 
     Raises:
         TargetImportError: Nothing at that path; suggests the closest name in the module reached.
@@ -69,7 +73,7 @@ def locate(path: str, *, id: str, location: Location | None) -> Any:  # noqa: A0
             suggestion="write names joined by dots, e.g. 'torch.nn.Linear'",
         )
     if len(parts) == 1:
-        return _locate_bare(parts[0], id=id, location=location)
+        return _locate_bare(parts[0], id=id, location=location, excludes=excludes)
     try:
         obj = importlib.import_module(parts[0])
     except ImportError as e:
@@ -123,7 +127,7 @@ def _top_level_modules() -> list[str]:
     return [m.name for m in pkgutil.iter_modules()] + list(sys.builtin_module_names)
 
 
-def _locate_bare(name: str, *, id: str, location: Location | None) -> Any:  # noqa: A002
+def _locate_bare(name: str, *, id: str, location: Location | None, excludes: Sequence[str]) -> Any:  # noqa: A002
     if hasattr(builtins, name):
         return getattr(builtins, name)
     try:
@@ -136,7 +140,11 @@ def _locate_bare(name: str, *, id: str, location: Location | None) -> Any:  # no
     except ImportError:
         pass
     for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("monai") and module is not None:
+        if (
+            module_name.startswith("monai")
+            and module is not None
+            and not any(e in module_name for e in excludes)
+        ):
             obj = vars(module).get(name)
             if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__ == module_name:
                 return obj

@@ -194,7 +194,7 @@ class ConfigComponent(ConfigItem):
         target = self.resolve_module_name()
         name = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         if isinstance(target, str):
-            target = locate(target, id=id_, location=None)
+            target = locate(target, id=id_, location=None, excludes=self.locator.excludes)
         args = self.resolve_args()
         args.update(kwargs)
         debug = is_disabled(args.pop("_debug_", False))

@@ -41,17 +41,25 @@ class ConfigParser:
     Args:
         config: The initial config (copied; the caller's dict is never modified). ``None`` gives
             ``{"_meta_": {}}`` as in MONAI.
+        excludes: Module-name fragments (``"monai.apps"``) where a bare MONAI name in ``_target_``
+            (``LoadImaged``) is not looked up, as in MONAI.
         globals: Extra names for ``$`` expressions: module-name strings (imported when first
             used) or objects. ``False`` also drops MONAI's defaults (``monai``, ``torch``, ``np``).
     """
 
-    def __init__(self, config: Any = None, globals: Mapping[str, Any] | bool | None = None) -> None:  # noqa: A002
+    def __init__(
+        self,
+        config: Any = None,
+        excludes: Sequence[str] | str | None = None,
+        globals: Mapping[str, Any] | bool | None = None,  # noqa: A002 - MONAI's name
+    ) -> None:
         self._config: Any = {_META: {}} if config is None else copy_tree(config)
         self._ref_resolver: Any = None
         self._locations: Locations = {}
         self._files: list[Path] = []
         self._names = Names(globals)
         self._unchecked: list[str] = []
+        self._excludes: tuple[str, ...] = (excludes,) if isinstance(excludes, str) else tuple(excludes or ())
         self._reset()
 
     def _reset(self) -> None:
@@ -301,6 +309,7 @@ class ConfigParser:
         other._files = list(self._files)
         other._names = self._names.copy()
         other._unchecked = list(self._unchecked)
+        other._excludes = self._excludes
         other._ref_resolver = None
         other._reset()
         return other
@@ -349,7 +358,14 @@ class ConfigParser:
         if resolver is None:
             if self._imports is None:
                 self._imports = run_imports(graph, self._names)
-            resolver = Resolver(graph, self._names, self._imports, instantiate=flags[0], eval_expr=flags[1])
+            resolver = Resolver(
+                graph,
+                self._names,
+                self._imports,
+                instantiate=flags[0],
+                eval_expr=flags[1],
+                excludes=self._excludes,
+            )
             self._resolvers[flags] = resolver
         return resolver
 

@@ -15,7 +15,7 @@ limit stay as the user left them.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from lighter.config import ids
@@ -84,6 +84,7 @@ class Resolver:
         imports: The results of :func:`run_imports`.
         instantiate: Call components (else return their resolved dicts).
         eval_expr: Evaluate expressions (else return their text).
+        excludes: Module-name fragments a bare MONAI ``_target_`` name is not looked up in.
     """
 
     def __init__(
@@ -94,6 +95,7 @@ class Resolver:
         *,
         instantiate: bool = True,
         eval_expr: bool = True,
+        excludes: Sequence[str] = (),
     ) -> None:
         self.graph = graph
         self.nodes = graph.nodes
@@ -104,6 +106,7 @@ class Resolver:
         self.memo: dict[str, Any] = {}
         self.active: dict[str, None] = {}  # ids being resolved, in order: the current path
         self.targets: dict[str, Any] = {}
+        self.excludes = excludes
 
     def resolve(self, id_: str, referrer: str | None = None) -> Any:
         """Return the object at ``id_``, building it (and its dependencies) on first use.
@@ -220,7 +223,9 @@ class Resolver:
         name = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         if isinstance(target, str):
             if target not in self.targets:
-                self.targets[target] = locate(target, id=id_, location=self.graph.where(children["_target_"]))
+                self.targets[target] = locate(
+                    target, id=id_, location=self.graph.where(children["_target_"]), excludes=self.excludes
+                )
             target = self.targets[target]
         mode = (yield children["_mode_"], None) if "_mode_" in children else "default"
         nodes, memo = self.nodes, self.memo
