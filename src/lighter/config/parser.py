@@ -8,8 +8,10 @@ and never modified.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -321,12 +323,14 @@ class ConfigParser:
         dropped when ``reset``)."""
         if reset or self._graph is None:
             self._reset()
-            self._graph = build_graph(self._config, self._locations, self._base_dir)
+            with _collector_paused():
+                self._graph = build_graph(self._config, self._locations, self._base_dir)
 
     def resolve_macro_and_relative_ids(self) -> None:
         """Rewrite the raw config with every ``%`` macro expanded and every relative id made
         absolute (MONAI's API); locations follow the values."""
-        graph = build_graph(self._config, self._locations, self._base_dir)
+        with _collector_paused():
+            graph = build_graph(self._config, self._locations, self._base_dir)
         self._config, self._locations = graph.config, dict(graph.locations)
         self._reset()
 
@@ -412,17 +416,37 @@ def _load_files(files: list[Path]) -> tuple[dict[Any, Any], Locations]:
     """Load and merge ``files`` in order; the merged content and where each id was written."""
     merged: dict[Any, Any] = {}
     locations: Locations = {}
-    for path in files:
-        data, file_locations = load_file(path)
-        if not isinstance(data, dict):
-            raise ConfigSyntaxError(
-                f"the top level of a config must be a mapping, not a {type(data).__name__}",
-                location=Location(str(path), 1, 1),
-            )
-        merge_into(merged, "", data, "", locations, file_locations)
+    with _collector_paused():
+        for path in files:
+            data, file_locations = load_file(path)
+            if not isinstance(data, dict):
+                raise ConfigSyntaxError(
+                    f"the top level of a config must be a mapping, not a {type(data).__name__}",
+                    location=Location(str(path), 1, 1),
+                )
+            merge_into(merged, "", data, "", locations, file_locations)
     if files:
         locations[""] = Location(str(files[0]), 1, 1)
     return merged, locations
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while lighter's own code builds the config's containers.
+
+    Loading and parsing create a container per config value and free none of them, so generation-2
+    collections would re-scan them again and again (time growing faster than the config). No user
+    code runs inside, so the pause cannot change what user code sees; resolution, which calls
+    targets and expressions, never pauses it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _resolve_default(default: Any, kwargs: Mapping[str, Any]) -> Any:
