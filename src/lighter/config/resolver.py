@@ -209,7 +209,12 @@ class Resolver:
             if node[0] == LITERAL:  # most values: no round trip through the stack
                 out.append((key, node[1]))
                 continue
-            value = memo[child_id] if child_id in memo else (yield child_id, None)
+            if child_id in memo:
+                value = memo[child_id]
+            elif node[0] == REFERENCE and node[2] in memo:  # `@id` of something built: no new step
+                value = memo[child_id] = memo[node[2]]
+            else:
+                value = yield child_id, None
             if value is not None or node[0] != COMPONENT:
                 out.append((key, value))
         return out
@@ -237,7 +242,12 @@ class Resolver:
             if node[0] == LITERAL:
                 kwargs[key] = node[1]
                 continue
-            value = memo[child_id] if child_id in memo else (yield child_id, None)
+            if child_id in memo:
+                value = memo[child_id]
+            elif node[0] == REFERENCE and node[2] in memo:  # `@id` of something built: no new step
+                value = memo[child_id] = memo[node[2]]
+            else:
+                value = yield child_id, None
             if value is None and node[0] == COMPONENT:
                 continue
             kwargs[key] = value
