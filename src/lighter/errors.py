@@ -186,8 +186,8 @@ class RelativeIdError(ConfigError, KeyError):
     """A relative id (``@##x``) that climbs above the root."""
 
 
-class TargetImportError(ConfigError, ImportError):
-    """A ``_target_`` that cannot be imported."""
+class TargetImportError(ConfigError, ModuleNotFoundError):
+    """A ``_target_`` that cannot be imported (a ``ModuleNotFoundError``, as ``monai.bundle`` raises)."""
 
 
 class ArgumentError(ConfigError, TypeError, RuntimeError):

@@ -121,6 +121,7 @@ def test_ref_resolver_view_follows_the_parser():
     assert "b" in view.resolved_content and "a" in view.resolved_content
     assert view.get_resolved_content("b") == 2
     assert isinstance(view.items["c"], ConfigComponent) and isinstance(view.items["b"], ConfigExpression)
+    assert view.items is view.items  # made once per parse, not per access
     item = view.get_item("c", resolve=True)
     assert item.get_config() == {"_target_": "collections.OrderedDict", "x": 2}
     assert item.instantiate() == built and item.instantiate() is not built
@@ -315,7 +316,7 @@ def test_config_component_errors_are_located_by_id():
     assert first_line(caught.value) == (
         "@ frac: fractions.Fraction got an unexpected argument 'numeratr' (did you mean 'numerator'?)"
     )
-    with pytest.raises(ImportError) as missing:
+    with pytest.raises(ModuleNotFoundError) as missing:  # what MONAI raises for a target it cannot find
         ConfigComponent({"_target_": "fractions.Fractoin"}, id="frac").instantiate()
     assert first_line(missing.value) == (
         "@ frac: cannot import 'fractions.Fractoin': module 'fractions' has no attribute 'Fractoin' "

@@ -67,6 +67,7 @@ class ReferenceResolver:
         self._items: dict[str, ConfigItem] = {}
         self._own: ConfigParser | None = None  # built from the items when first needed
         self._parser: ConfigParser | None = None  # set for `parser.ref_resolver`
+        self._view: tuple[Any, dict[str, ConfigItem]] | None = None  # a parser's items, by graph
         for item in items or ():
             self.add_item(item)
 
@@ -85,7 +86,9 @@ class ReferenceResolver:
         if self._parser is None:
             return self._items
         graph = self._parser._parsed_graph()
-        return {id_: _item(id_, node) for id_, node in graph.nodes.items()}
+        if self._view is None or self._view[0] is not graph:  # made again only after a change
+            self._view = (graph, {id_: _item(id_, node) for id_, node in graph.nodes.items()})
+        return self._view[1]
 
     def add_item(self, item: ConfigItem) -> None:
         """Add ``item``; an id already present keeps its first item."""
