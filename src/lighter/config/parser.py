@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,8 @@ from lighter.errors import COMMAND_LINE, ConfigSyntaxError, Location, MissingRef
 __all__ = ["ConfigParser"]
 
 _META = "_meta_"
+# Enough for the JSON decoder to read 10,000 levels, far past the loader's nesting bound.
+_LOADING_RECURSION_LIMIT = 25_000
 _MISSING = object()
 
 
@@ -146,7 +149,8 @@ class ConfigParser:
         """
         if not filepath:
             return {}
-        return load_file(filepath)[0]
+        with _deep_files():
+            return load_file(filepath)[0]
 
     @classmethod
     def load_config_files(cls, files: str | Path | Sequence[str | Path] | Mapping) -> dict:
@@ -416,7 +420,7 @@ def _load_files(files: list[Path]) -> tuple[dict[Any, Any], Locations]:
     """Load and merge ``files`` in order; the merged content and where each id was written."""
     merged: dict[Any, Any] = {}
     locations: Locations = {}
-    with _collector_paused():
+    with _collector_paused(), _deep_files():
         for path in files:
             data, file_locations = load_file(path)
             if not isinstance(data, dict):
@@ -447,6 +451,21 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+@contextmanager
+def _deep_files() -> Iterator[None]:
+    """Let the JSON decoder (which recurses in C) go deep enough for the loader to report a file
+    nested past its limit with the id where it happens, instead of a bare ``RecursionError``.
+
+    Only file reading runs inside: no user code, so the limit user code sees never changes.
+    """
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, _LOADING_RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _resolve_default(default: Any, kwargs: Mapping[str, Any]) -> Any:
