@@ -108,7 +108,9 @@ def test_image_writer_rgb_is_channel_first(tmp_path):
 def test_image_writer_refuses_what_it_cannot_write(tmp_path, image, first_line):
     with pytest.raises(WriterError) as info:
         run_predict([FileWriter(tmp_path, "image")], [image])
-    assert str(info.value).splitlines()[0] == first_line
+    assert (
+        str(info.value).splitlines()[0] == f"FileWriter could not write '0' to {tmp_path}/0.png: {first_line}"
+    )
     assert listing(tmp_path) == []
 
 
@@ -164,8 +166,8 @@ def test_a_writer_failing_midway_leaves_no_partial_or_temporary_file(tmp_path, i
         run_predict([FileWriter(tmp_path, half_then_fail)], images[:2])
 
     assert str(info.value).splitlines()[0] == (
-        "FileWriter could not write '0' with the writer "
-        "test_a_writer_failing_midway_leaves_no_partial_or_temporary_file.<locals>.half_then_fail: OSError: disk full"
+        f"FileWriter could not write '0' to {tmp_path}/0: OSError: disk full (in the writer "
+        "test_a_writer_failing_midway_leaves_no_partial_or_temporary_file.<locals>.half_then_fail)"
     )
     assert listing(tmp_path) == []
 
@@ -187,7 +189,9 @@ def test_a_failing_rewrite_keeps_the_previous_complete_file(tmp_path, images):
 def test_a_writer_that_writes_nothing_is_an_error(tmp_path, images):
     with pytest.raises(WriterError) as info:
         run_predict([FileWriter(tmp_path, lambda path, tensor: None)], images[:1])
-    assert str(info.value).splitlines()[0] == "FileWriter: the writer created no file for '0'"
+    assert str(info.value).splitlines()[0] == (
+        f"FileWriter could not write '0' to {tmp_path}/0: the writer created no file"
+    )
 
 
 @pytest.mark.parametrize(
