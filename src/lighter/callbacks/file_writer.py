@@ -183,6 +183,8 @@ class FileWriter(SampleWriter):
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise WriterError(f"FileWriter cannot create the folder {self.path}: {os_reason(e)}") from e
+        if not os.access(self.path, os.W_OK | os.X_OK):  # fail before predicting, not at the first write
+            raise WriterError(f"FileWriter cannot write into the folder {self.path}: permission denied")
         if trainer.local_rank == 0:  # one process per machine (the folder may be local or shared)
             remove_stale_staging(self.path)
 

@@ -25,6 +25,7 @@ Conventions (channel-first tensors, as MONAI and torchvision produce them):
 from __future__ import annotations
 
 import importlib
+import io
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -98,10 +99,18 @@ def to_uint8(tensor: Any, writer: str) -> Any:
 
 
 def write_tensor(path: str, tensor: Any) -> None:
-    """Save the tensor with ``torch.save``."""
+    """Save the tensor with ``torch.save``, holding only its own elements."""
     import torch
 
-    torch.save(_plain(tensor), path)
+    tensor = _plain(tensor)
+    if tensor.untyped_storage().nbytes() != tensor.element_size() * tensor.numel():
+        tensor = tensor.clone()  # a view of the batch: torch.save would store the whole batch
+    # Serialized in memory first: torch's own file writer turns a full disk into a RuntimeError
+    # without the OS reason, a Python file keeps it (OSError ENOSPC / EFBIG).
+    buffer = io.BytesIO()
+    torch.save(tensor, buffer)
+    with open(path, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 def write_image(path: str, tensor: Any) -> None:
