@@ -282,3 +282,20 @@ def test_itk_writers_keep_voxels_and_geometry(tmp_path, writer):
     loaded = LoadImage(reader="ITKReader", image_only=True)(str(tmp_path / f"0{suffix}"))
     assert np.array_equal(np.asarray(loaded), volume[0].numpy())
     assert np.allclose(np.asarray(loaded.affine), affine.numpy())
+
+
+@pytest.mark.parametrize("isal", [pytest.param(True, id="isal"), pytest.param(False, id="zlib")])
+def test_nifti_is_standard_gzip_with_or_without_isal(tmp_path, monkeypatch, isal):
+    import gzip
+
+    if not isal:
+        monkeypatch.setitem(sys.modules, "isal", None)
+    volume = torch.rand(1, 6, 5, 4)
+
+    run_predict([FileWriter(tmp_path / "a", "nifti"), FileWriter(tmp_path / "b", "nifti")], [volume])
+
+    data = (tmp_path / "a" / "0.nii.gz").read_bytes()
+    assert data == (tmp_path / "b" / "0.nii.gz").read_bytes()  # same prediction, same bytes
+    assert gzip.decompress(data)[344:348] == b"n+1\0"  # a single-file NIfTI-1 inside plain gzip
+    image = nibabel.load(tmp_path / "a" / "0.nii.gz")
+    assert np.array_equal(image.get_fdata(dtype=np.float32), volume[0].numpy())
