@@ -14,7 +14,7 @@ file is on disk. The configurations are interleaved over ``--repeats`` rounds an
 median, so a load change on a shared machine hits all of them alike. Goals: nifti ≤ 1.3×, tensor ≤
 1.1× the time without a writer. Run::
 
-    .venv/bin/python benchmarks/predict_writing.py [--repeats 3] [--samples 64] [--device cpu]
+    .venv/bin/python benchmarks/predict_writing.py [--repeats 5] [--samples 64] [--device cpu]
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def predict_seconds(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     args = parser.parse_args()
@@ -131,7 +131,8 @@ def main() -> None:
         median = statistics.median(values)
         goal = GOALS.get(name)
         verdict = "" if goal is None else f"  goal ≤{goal}× {'met' if median / base <= goal else 'MISSED'}"
-        print(f"{name:<32} {median:7.2f} s  ×{median / base:.2f}{verdict}")
+        spread = f"(rounds {min(values):.2f}–{max(values):.2f} s)"
+        print(f"{name:<32} {median:7.2f} s  ×{median / base:.2f}  {spread}{verdict}")
 
 
 if __name__ == "__main__":
