@@ -198,6 +198,7 @@ except WriterError as e:
 """
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_error_naming_the_sample_and_the_reason(tmp_path):
     out = tmp_path / "out"
     root = Path(__file__).resolve().parents[2]
@@ -353,6 +354,6 @@ def test_the_queue_never_holds_more_than_its_bounds(max_samples, max_bytes, nbyt
     queue.drain()
     queue.close()
 
-    assert max(seen) == most
+    assert max(seen) <= most
     assert done == list(range(30))
     assert writer_threads() == []

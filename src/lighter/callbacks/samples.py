@@ -134,12 +134,16 @@ class SampleWriter(BasePredictionWriter):
             loop.return_predictions = False
         self._seen = 0
         self._close(cancel=True)
+        self._open_queue()
+
+    def _open_queue(self) -> WriteQueue:
         self._queue = WriteQueue(
             self.workers,
             max_samples=self.queue_samples,
             max_bytes=int(self.queue_mib * MIB),
             name=f"lighter-{type(self).__name__}",
         )
+        return self._queue
 
     def write_on_batch_end(
         self,
@@ -160,9 +164,7 @@ class SampleWriter(BasePredictionWriter):
             self._seen += size
         if len(trainer.num_predict_batches) > 1:
             numbers = [f"{dataloader_idx}_{n}" for n in numbers]
-        queue = self._queue
-        if queue is None:
-            raise RuntimeError(f"{type(self).__name__} got a batch before on_predict_start")
+        queue = self._queue or self._open_queue()  # a subclass may skip on_predict_start
         for identifier, sample in split_samples(prediction, numbers, type(self).__name__):
             if queue.workers:
                 sample = detached_copy(sample)
