@@ -54,7 +54,7 @@ def test_every_sample_is_written_whatever_order_the_workers_finish_in(tmp_path, 
 
     run_predict([FileWriter(tmp_path, write, workers=3, queue_samples=4)], volumes, batch_size=3)
 
-    assert finished[-1] == "0"  # really out of order
+    assert finished.index("0") > finished.index("11")  # really out of order
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{i}.pt" for i in range(12))
     for i, volume in enumerate(volumes):
         assert torch.equal(torch.load(tmp_path / f"{i}.pt", weights_only=True), volume)
