@@ -35,6 +35,7 @@ bench: setup
 	$(PY) benchmarks/config_resolution.py
 	$(PY) benchmarks/step_overhead.py
 	$(PY) benchmarks/predict_memory.py
+	$(PY) benchmarks/predict_writing.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache

@@ -1,4 +1,4 @@
-"""A 2-process CPU DDP predict: every sample written exactly once by both writers."""
+"""A 2-process CPU DDP predict: every sample written exactly once by both writers, on background threads."""
 
 from __future__ import annotations
 
@@ -33,11 +33,18 @@ SCRIPT = textwrap.dedent(
     trainer = pl.Trainer(
         accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_progress_bar=False,
         enable_model_summary=False, use_distributed_sampler=(mode != "padded"),
-        callbacks=[FileWriter(os.path.join(out, "files"), "tensor"), TableWriter(os.path.join(out, "t.csv"), "tensor")],
+        callbacks=[
+            # TableWriter first: its gather must wait for its own workers, FileWriter's barrier for its own
+            TableWriter(os.path.join(out, "t.csv"), "tensor", workers=2, queue_samples=1),
+            FileWriter(os.path.join(out, "files"), "tensor", workers=2, queue_samples=1),
+        ],
     )
     trainer.predict(system)
+    import threading
+    leftover = [t.name for t in threading.enumerate() if t.name.startswith("lighter-")]
+    files = len(os.listdir(os.path.join(out, "files")))
     with open(os.path.join(out, f"rank{trainer.global_rank}.done"), "w") as f:
-        f.write(str(os.path.exists(os.path.join(out, "t.csv"))))
+        f.write(f"{os.path.exists(os.path.join(out, 't.csv'))} {files} {leftover}")
     """
 )
 
@@ -60,9 +67,10 @@ def test_two_process_ddp_predict_writes_each_sample_once(tmp_path, mode):
     )
 
     assert done.returncode == 0, done.stderr[-3000:]
-    # both ranks finished, and each saw the CSV already written when predict returned
-    assert (out / "rank0.done").read_text() == "True"
-    assert (out / "rank1.done").read_text() == "True"
+    # both ranks finished, and each saw the CSV and every file of both ranks already written when
+    # predict returned, with no writer thread left
+    assert (out / "rank0.done").read_text() == "True 11 []"
+    assert (out / "rank1.done").read_text() == "True 11 []"
     data = torch.arange(11 * 3, dtype=torch.float32).reshape(11, 3)
     files = sorted((out / "files").iterdir(), key=lambda p: int(p.stem))
     assert [p.name for p in files] == [f"{i}.pt" for i in range(11)]  # no temporary files either

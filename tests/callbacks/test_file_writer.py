@@ -108,7 +108,9 @@ def test_image_writer_rgb_is_channel_first(tmp_path):
 def test_image_writer_refuses_what_it_cannot_write(tmp_path, image, first_line):
     with pytest.raises(WriterError) as info:
         run_predict([FileWriter(tmp_path, "image")], [image])
-    assert str(info.value).splitlines()[0] == first_line
+    assert (
+        str(info.value).splitlines()[0] == f"FileWriter could not write '0' to {tmp_path}/0.png: {first_line}"
+    )
     assert listing(tmp_path) == []
 
 
@@ -161,11 +163,11 @@ def test_a_writer_failing_midway_leaves_no_partial_or_temporary_file(tmp_path, i
             raise OSError("disk full")
 
     with pytest.raises(WriterError) as info:
-        run_predict([FileWriter(tmp_path, half_then_fail)], images[:2])
+        run_predict([FileWriter(tmp_path, half_then_fail)], images[:1])  # one failure: a known first error
 
     assert str(info.value).splitlines()[0] == (
-        "FileWriter could not write '0' with the writer "
-        "test_a_writer_failing_midway_leaves_no_partial_or_temporary_file.<locals>.half_then_fail: OSError: disk full"
+        f"FileWriter could not write '0' to {tmp_path}/0: OSError: disk full (in the writer "
+        "test_a_writer_failing_midway_leaves_no_partial_or_temporary_file.<locals>.half_then_fail)"
     )
     assert listing(tmp_path) == []
 
@@ -187,7 +189,9 @@ def test_a_failing_rewrite_keeps_the_previous_complete_file(tmp_path, images):
 def test_a_writer_that_writes_nothing_is_an_error(tmp_path, images):
     with pytest.raises(WriterError) as info:
         run_predict([FileWriter(tmp_path, lambda path, tensor: None)], images[:1])
-    assert str(info.value).splitlines()[0] == "FileWriter: the writer created no file for '0'"
+    assert str(info.value).splitlines()[0] == (
+        f"FileWriter could not write '0' to {tmp_path}/0: the writer created no file"
+    )
 
 
 @pytest.mark.parametrize(
@@ -278,3 +282,20 @@ def test_itk_writers_keep_voxels_and_geometry(tmp_path, writer):
     loaded = LoadImage(reader="ITKReader", image_only=True)(str(tmp_path / f"0{suffix}"))
     assert np.array_equal(np.asarray(loaded), volume[0].numpy())
     assert np.allclose(np.asarray(loaded.affine), affine.numpy())
+
+
+@pytest.mark.parametrize("isal", [pytest.param(True, id="isal"), pytest.param(False, id="zlib")])
+def test_nifti_is_standard_gzip_with_or_without_isal(tmp_path, monkeypatch, isal):
+    import gzip
+
+    if not isal:
+        monkeypatch.setitem(sys.modules, "isal", None)
+    volume = torch.rand(1, 6, 5, 4)
+
+    run_predict([FileWriter(tmp_path / "a", "nifti"), FileWriter(tmp_path / "b", "nifti")], [volume])
+
+    data = (tmp_path / "a" / "0.nii.gz").read_bytes()
+    assert data == (tmp_path / "b" / "0.nii.gz").read_bytes()  # same prediction, same bytes
+    assert gzip.decompress(data)[344:348] == b"n+1\0"  # a single-file NIfTI-1 inside plain gzip
+    image = nibabel.load(tmp_path / "a" / "0.nii.gz")
+    assert np.array_equal(image.get_fdata(dtype=np.float32), volume[0].numpy())

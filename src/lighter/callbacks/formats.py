@@ -16,7 +16,8 @@ Conventions (channel-first tensors, as MONAI and torchvision produce them):
   any other float range → min-max scaled to 0..255 (a constant image → 0).
 - ``nifti`` / ``itk_nifti`` (.nii.gz, nibabel): a singleton channel is dropped, several channels
   are moved last; the affine of a ``MetaTensor`` is kept (identity otherwise); ``bool`` is stored as
-  uint8 and int64 as int32 when the values fit (many tools cannot read int64 NIfTI).
+  uint8 and int64 as int32 when the values fit (many tools cannot read int64 NIfTI). Compressed at
+  gzip level 1 with ISA-L (the ``isal`` package, part of the ``nifti`` extra), or zlib without it.
 - ``itk_nrrd`` (.nrrd) / ``itk_seg_nrrd`` (.seg.nrrd, via itk): same layout as NIfTI, with spacing,
   origin and direction taken from the affine (converted from MONAI's RAS to ITK's LPS).
 - ``video`` (.mp4, imageio + imageio-ffmpeg): ``(C, T, H, W)`` with C 1 or 3, scaled like ``image``.
@@ -25,6 +26,7 @@ Conventions (channel-first tensors, as MONAI and torchvision produce them):
 from __future__ import annotations
 
 import importlib
+import io
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +39,7 @@ __all__ = [
     "to_uint8",
     "write_tensor",
     "write_image",
+    "gzip_bytes",
     "write_nifti",
     "write_itk",
     "write_video",
@@ -98,10 +101,18 @@ def to_uint8(tensor: Any, writer: str) -> Any:
 
 
 def write_tensor(path: str, tensor: Any) -> None:
-    """Save the tensor with ``torch.save``."""
+    """Save the tensor with ``torch.save``, holding only its own elements."""
     import torch
 
-    torch.save(_plain(tensor), path)
+    tensor = _plain(tensor)
+    if tensor.untyped_storage().nbytes() != tensor.element_size() * tensor.numel():
+        tensor = tensor.clone()  # a view of the batch: torch.save would store the whole batch
+    # Serialized in memory first: torch's own file writer turns a full disk into a RuntimeError
+    # without the OS reason, a Python file keeps it (OSError ENOSPC / EFBIG).
+    buffer = io.BytesIO()
+    torch.save(tensor, buffer)
+    with open(path, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 def write_image(path: str, tensor: Any) -> None:
@@ -158,12 +169,30 @@ def _affine(tensor: Any) -> Any:
     return full
 
 
+def gzip_bytes(data: bytes) -> bytes:
+    """Gzip ``data`` at level 1 (nibabel's own default), with ISA-L when ``isal`` is installed.
+
+    ISA-L's gzip is an order of magnitude faster than zlib's at the same level, with files as
+    small; both give standard gzip that every reader opens. The header's time stamp is fixed, so
+    one prediction always gives the same bytes.
+    """
+    try:
+        from isal import igzip as gzip_module
+    except ImportError:
+        import gzip as gzip_module
+    return gzip_module.compress(data, 1, mtime=0)
+
+
 def write_nifti(path: str, tensor: Any) -> None:
-    """Save as NIfTI with nibabel, keeping a ``MetaTensor``'s affine."""
+    """Save as NIfTI with nibabel, keeping a ``MetaTensor``'s affine (gzipped for ``.gz``)."""
     nibabel = _require("nibabel", "nifti", "nifti")
     array = _spatial_array(tensor)
     image = nibabel.Nifti1Image(array, _affine(tensor), dtype=array.dtype)
-    nibabel.save(image, path)
+    data = image.to_bytes()  # header and voxels of a single-file .nii
+    if str(path).endswith(".gz"):
+        data = gzip_bytes(data)
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def write_itk(path: str, tensor: Any) -> None:

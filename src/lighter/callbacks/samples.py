@@ -19,15 +19,19 @@ they do not collide.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pytorch_lightning.callbacks import BasePredictionWriter
 from pytorch_lightning.utilities import rank_zero_info
 
+from lighter.callbacks.write_queue import WriteQueue, detached_copy, size_in_bytes
 from lighter.errors import WriterError
 
 __all__ = ["SampleWriter", "split_samples"]
+
+MIB = 2**20
 
 
 def _as_list(identifier: Any) -> list[Any]:
@@ -73,18 +77,53 @@ def split_samples(outputs: Any, numbers: Sequence[Any], writer: str) -> Iterator
         yield sample_id, pred[index]
 
 
-class SampleWriter(BasePredictionWriter):
-    """Base of the prediction writers: per-batch samples with identifiers, and no stored outputs.
+def _check_count(writer: str, name: str, value: Any, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise WriterError(f"{writer}'s {name} must be a whole number of at least {least}, got {value!r}")
 
-    Subclasses implement :meth:`write_samples`. While a writer is attached, Lightning's
-    ``return_predictions`` is switched off at the start of predict: otherwise the predict loop keeps
-    every batch's output (inputs included) until the end, and memory grows with the dataset. As a
-    consequence ``trainer.predict(...)`` returns ``None`` when a writer is used.
+
+class SampleWriter(BasePredictionWriter):
+    """Base of the prediction writers: per-sample writes, optionally in background threads.
+
+    Subclasses implement :meth:`write_sample`. With ``workers > 0`` each sample is copied to the CPU
+    (detached, so the model cannot change it later) and written by a worker thread of a
+    :class:`~lighter.callbacks.write_queue.WriteQueue` while the next batch is predicted; at most
+    ``queue_samples`` samples and ``queue_mib`` MiB wait at once, otherwise predict waits. Every
+    write has finished at the end of the predict epoch (before any gathering across processes);
+    the first failed write stops the run with its error, raised in the main process.
+
+    While a writer is attached, Lightning's ``return_predictions`` is switched off at the start of
+    predict: otherwise the predict loop keeps every batch's output (inputs included) until the end,
+    and memory grows with the dataset. As a consequence ``trainer.predict(...)`` returns ``None``
+    when a writer is used.
+
+    Args:
+        workers: Background writer threads; 0 writes each sample inline (the model waits).
+        queue_samples: Most samples waiting to be written or being written.
+        queue_mib: Most MiB of predictions waiting or being written (a single larger sample is
+            still written, alone).
+
+    Raises:
+        WriterError: A count that is not a whole number in range.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 0, queue_samples: int = 16, queue_mib: float = 512) -> None:
         super().__init__(write_interval="batch")
+        name = type(self).__name__
+        _check_count(name, "workers", workers, 0)
+        _check_count(name, "queue_samples", queue_samples, 1)
+        if isinstance(queue_mib, bool) or not isinstance(queue_mib, (int, float)) or not queue_mib > 0:
+            raise WriterError(f"{name}'s queue_mib must be a positive number, got {queue_mib!r}")
+        self.workers = workers
+        self.queue_samples = queue_samples
+        self.queue_mib = queue_mib
         self._seen = 0  # samples this rank has numbered itself (fallback identifiers)
+        self._queue: WriteQueue | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_queue"] = None  # threads and locks do not travel to spawned processes
+        return state
 
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
         loop = trainer.predict_loop
@@ -94,6 +133,17 @@ class SampleWriter(BasePredictionWriter):
             )
             loop.return_predictions = False
         self._seen = 0
+        self._close(cancel=True)
+        self._open_queue()
+
+    def _open_queue(self) -> WriteQueue:
+        self._queue = WriteQueue(
+            self.workers,
+            max_samples=self.queue_samples,
+            max_bytes=int(self.queue_mib * MIB),
+            name=f"lighter-{type(self).__name__}",
+        )
+        return self._queue
 
     def write_on_batch_end(
         self,
@@ -114,8 +164,32 @@ class SampleWriter(BasePredictionWriter):
             self._seen += size
         if len(trainer.num_predict_batches) > 1:
             numbers = [f"{dataloader_idx}_{n}" for n in numbers]
-        self.write_samples(trainer, split_samples(prediction, numbers, type(self).__name__))
+        queue = self._queue or self._open_queue()  # a subclass may skip on_predict_start
+        for identifier, sample in split_samples(prediction, numbers, type(self).__name__):
+            if queue.workers:
+                sample = detached_copy(sample)
+            queue.submit(functools.partial(self.write_sample, identifier, sample), size_in_bytes(sample))
 
-    def write_samples(self, trainer: Any, samples: Iterator[tuple[Any, Any]]) -> None:
-        """Write (or record) each ``(identifier, pred)`` sample of one batch."""
+    def on_predict_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if self._queue is not None:
+            self._queue.drain()
+
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close(cancel=False)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        # Ctrl-C or an error: writes not yet started are dropped (they never created a file); the
+        # ones being written finish or clean up. No worker thread outlives the run.
+        self._close(cancel=True)
+
+    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self._close(cancel=True)
+
+    def _close(self, cancel: bool) -> None:
+        if self._queue is not None:
+            self._queue.close(cancel=cancel)
+            self._queue = None
+
+    def write_sample(self, identifier: Any, pred: Any) -> None:
+        """Write (or record) one sample; may run in a worker thread."""
         raise NotImplementedError
