@@ -14,7 +14,10 @@ Logging is kept to one ``self.log`` call per quantity per step (on Lightning's s
 call costs more than the model itself): ``<mode>/loss/step`` and ``<mode>/metrics/<name>/step`` each
 step, then once per epoch ``<mode>/loss/epoch`` (the mean of the step losses, kept as a tensor sum so
 no step waits on the device), ``<mode>/metrics/<name>/epoch`` (the metric's own ``compute()``, synced
-in DDP by torchmetrics) and, in train, ``train/lr`` (plus momentum/betas when the optimizer has them).
+in DDP by torchmetrics) and, in train, ``train/optimizer/<OptimizerClass>/lr`` (plus momentum/betas
+when the optimizer has them; the reference system's names). The progress bar shows the train loss of
+each step and, after each validation, val's epoch loss and metrics: the same ``self.log`` calls with
+``prog_bar=True``, so the bar costs no extra call.
 Metric names are the dict keys given, or the class names for a single metric or a list
 (``MulticlassAccuracy``). A dict loss logs every entry as ``<mode>/loss/<key>/…`` and optimizes
 ``total`` (the output dict's ``loss`` is that total). Without a criterion, val computes metrics only;
@@ -228,11 +231,17 @@ class System(pl.LightningModule):
                 )
             parts = {k: v.detach() for k, v in loss.items()}
             for key, value in parts.items():
-                self.log(names.name("loss", key, "step"), value, on_step=True, on_epoch=False)
+                self.log(
+                    names.name("loss", key, "step"),
+                    value,
+                    on_step=True,
+                    on_epoch=False,
+                    prog_bar=names.bar_step and key == "total",
+                )
             loss = loss["total"]
         else:
             parts = {"total": loss.detach()}
-            self.log(names.loss_step, parts["total"], on_step=True, on_epoch=False)
+            self.log(names.loss_step, parts["total"], on_step=True, on_epoch=False, prog_bar=names.bar_step)
         # A running tensor sum: no `.item()`, so the step never waits for the device.
         if sums is None:
             self._loss_sums[mode] = {k: v.clone() for k, v in parts.items()}
@@ -366,17 +375,18 @@ class System(pl.LightningModule):
         if sums is not None:
             count = self._loss_counts.pop(mode)
             for key, value in sums.items():
-                self._log_epoch_value(names.name("loss", key, "epoch"), value / count)
+                bar = names.bar_epoch and key == "total"
+                self._log_epoch_value(names.name("loss", key, "epoch"), value / count, bar)
         collection = self._metrics.get(mode)
         if collection is not None and any(m.update_called for m in collection.values(copy_state=False)):
             for key, value in collection.compute().items():
-                self._log_epoch_value(names.name("metrics", key, "epoch"), value)
+                self._log_epoch_value(names.name("metrics", key, "epoch"), value, names.bar_epoch)
             collection.reset()
 
-    def _log_epoch_value(self, name: str, value: Any) -> None:
+    def _log_epoch_value(self, name: str, value: Any, prog_bar: bool = False) -> None:
         # Once per epoch, so syncing is cheap: it averages the loss over ranks, and is a no-op on values
         # torchmetrics already synced (which keeps Lightning from warning about them in DDP).
-        self.log(name, value, on_step=False, on_epoch=True, sync_dist=True, batch_size=1)
+        self.log(name, value, on_step=False, on_epoch=True, sync_dist=True, batch_size=1, prog_bar=prog_bar)
 
     # --- tuning --------------------------------------------------------------------------------
 

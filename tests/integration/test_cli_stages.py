@@ -30,7 +30,12 @@ def epochs_trained(folder, name):
 def fitted(experiment, lighter):
     """``lighter fit experiment.yaml`` (the seed page's command), run once for the module."""
     result = lighter(
-        "fit", "experiment.yaml", "--trainer#default_root_dir=runs/fit", cwd=experiment, script=True
+        "fit",
+        "experiment.yaml",
+        "--trainer#default_root_dir=runs/fit",
+        "--trainer#enable_progress_bar=true",
+        cwd=experiment,
+        script=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -47,7 +52,7 @@ def test_fit_trains_and_prints_the_seed_once(fitted, experiment):
 
 def test_fit_ends_with_its_final_metrics_and_best_checkpoint(fitted, experiment):
     lines = fitted.stdout.splitlines()
-    start = lines.index("Metrics after epoch 2:")
+    start = lines.index("Metrics after epoch 1:")
     metrics = dict(line.split() for line in lines[start + 1 : start + 3])
     assert sorted(metrics) == ["train/loss/epoch", "val/loss/epoch"]
     logged = list(csv.DictReader(open(run_dir(experiment, "fit") / "metrics.csv")))
@@ -56,10 +61,22 @@ def test_fit_ends_with_its_final_metrics_and_best_checkpoint(fitted, experiment)
     assert lines[start + 3] == f"Best checkpoint: {only_checkpoint(experiment, 'fit')}"
 
 
+def test_progress_bar_shows_the_losses_and_counts_epochs_as_the_summary(fitted):
+    # Lightning's bar (rich on stdout when installed, else tqdm on stderr) shows the step's train loss
+    # and the last validation's values; its last "Epoch N" is the epoch the summary names.
+    bar = fitted.stdout.split("Metrics after epoch")[0] + fitted.stderr
+    assert re.findall(r"Epoch (\d+)", bar)[-1] == "1"
+    assert re.search(r"train/loss/step[:=]\s*[0-9.]+", bar), bar
+    assert re.search(r"val/loss/epoch[:=]\s*[0-9.]+", bar), bar
+    assert "Metrics after epoch 1:" in fitted.stdout.splitlines()
+
+
 def test_fit_saves_the_merged_config_with_its_seed(fitted, experiment):
     saved = yaml.safe_load((run_dir(experiment, "fit") / "config.yaml").read_text())
     expected = yaml.safe_load((experiment / "experiment.yaml").read_text())
-    expected["trainer"]["default_root_dir"] = "runs/fit"  # the override is part of the run's config
+    # the overrides are part of the run's config
+    expected["trainer"]["default_root_dir"] = "runs/fit"
+    expected["trainer"]["enable_progress_bar"] = True
     expected["project"] = str((experiment / "project").resolve())  # the folder actually imported
     seed = int(re.search(r"^Seed: (\d+)$", fitted.stdout, re.MULTILINE).group(1))
     assert saved.pop("seed") == seed
@@ -169,6 +186,33 @@ def test_lr_find_prints_suggestion_and_saves_plot(experiment, lighter):
     plot = re.search(r"^Learning-rate plot: (.+)$", result.stdout, re.MULTILINE).group(1)
     assert (experiment / plot) == run_dir(experiment, "lr_find") / "lr_find.png"
     assert (experiment / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "lr_find ran only" not in result.stdout  # 4 epochs x 8 batches hold the 24 steps
+
+
+def test_lr_find_cut_short_by_max_epochs_says_so_and_how_to_fix(experiment, lighter):
+    # The index page's situation: 2 epochs x 8 batches end the search after 16 of 24 steps.
+    result = lighter(
+        "lr_find",
+        "experiment.yaml",
+        "--args#lr_find#num_training=24",
+        "--args#lr_find#early_stop_threshold=null",
+        "--trainer#default_root_dir=runs/lr_find_short",
+        cwd=experiment,
+        script=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    (warning,) = [i for i, line in enumerate(lines) if line.startswith("Warning: lr_find")]
+    assert lines[warning].startswith(
+        "Warning: lr_find ran only 16 of its 24 steps: trainer#max_epochs=2 x 8 train batches per epoch "
+        "ended it first, so it tried learning rates up to "
+    )
+    assert lines[warning + 1] == (
+        "  Run all steps with --trainer#max_epochs=3, or sweep the whole range in fewer steps with "
+        "--args#lr_find#num_training=16."
+    )
+    # Lightning's own notice blames a diverging loss, which is not what happened.
+    assert "diverging loss" not in result.stdout + result.stderr
 
 
 def test_scale_batch_size_prints_the_batch_size(experiment, lighter):

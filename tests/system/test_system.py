@@ -73,13 +73,45 @@ def test_fit_logs_the_spec_names(loader, trainer, tmp_path):
         "train/loss/epoch",
         "train/metrics/Accuracy/step",
         "train/metrics/Accuracy/epoch",
-        "train/lr",
-        "train/momentum",
+        "train/optimizer/SGD/lr",
+        "train/optimizer/SGD/momentum",
         "val/loss/step",
         "val/loss/epoch",
         "val/metrics/MulticlassAccuracy/step",
         "val/metrics/MulticlassAccuracy/epoch",
     }
+
+
+def test_optimizer_values_use_the_reference_names_per_group(loader, trainer, tmp_path):
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    groups = [{"params": model[0].parameters(), "lr": 0.01}, {"params": model[1].parameters()}]
+    optimizer = torch.optim.Adam(groups, lr=0.02, betas=(0.8, 0.9))
+    system = make_system({"train": loader()}, model=model, optimizer=optimizer)
+    trainer(logger=CSVLogger(tmp_path, name="run")).fit(system)
+    with open(tmp_path / "run" / "version_0" / "metrics.csv") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["train/optimizer/Adam/lr/group1"]]
+    logged = {k: float(v) for k, v in row.items() if k.startswith("train/optimizer/")}
+    assert logged == pytest.approx(
+        {
+            "train/optimizer/Adam/lr/group1": 0.01,
+            "train/optimizer/Adam/beta1/group1": 0.8,
+            "train/optimizer/Adam/beta2/group1": 0.9,
+            "train/optimizer/Adam/lr/group2": 0.02,
+            "train/optimizer/Adam/beta1/group2": 0.8,
+            "train/optimizer/Adam/beta2/group2": 0.9,
+        }
+    )
+
+
+def test_progress_bar_shows_train_loss_and_val_values(loader, trainer):
+    system = make_system({"train": loader(), "val": loader()}, metrics={"val": {"acc": accuracy()}})
+    run = trainer(enable_progress_bar=True)
+    run.fit(system)
+    # Lightning's bar shows exactly these (besides its own v_num): no sublosses, no step metrics.
+    assert set(run.progress_bar_metrics) == {"train/loss/step", "val/loss/epoch", "val/metrics/acc/epoch"}
+    assert run.progress_bar_metrics["val/loss/epoch"] == pytest.approx(
+        run.callback_metrics["val/loss/epoch"].item()
+    )
 
 
 def test_epoch_values_are_means_of_the_epoch(dataset, loader, trainer):

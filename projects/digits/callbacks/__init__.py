@@ -34,4 +34,6 @@ class PrintMetrics(pl.Callback):
     # System's, which is where the epoch values are logged.
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking and trainer.state.fn == "fit":
-            self._print(trainer, f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")
+            # Counted from 0 as in Lightning's progress bar and lighter's end-of-fit summary.
+            last = trainer.max_epochs - 1 if trainer.max_epochs and trainer.max_epochs > 0 else None
+            self._print(trainer, f"epoch {trainer.current_epoch}" + (f"/{last}" if last is not None else ""))

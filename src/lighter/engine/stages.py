@@ -9,6 +9,9 @@ stays cheap.
 
 from __future__ import annotations
 
+import functools
+import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,8 +96,31 @@ def _tuner(trainer: Any) -> Any:
     return Tuner(trainer)
 
 
+# Lightning says this whenever the search ran fewer steps than asked, also when the epochs ran out
+# first; lighter's report states the actual reason instead.
+_LR_FINDER_LOGGER = "pytorch_lightning.tuner.lr_finder"
+_LR_FINDER_STOP_NOTICE = "LR finder stopped early after"
+
+
+class _DropStopNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_LR_FINDER_STOP_NOTICE)
+
+
 def _lr_find(trainer: Any) -> Callable[..., Any]:
-    return _tuner(trainer).lr_find
+    lr_find = _tuner(trainer).lr_find
+
+    @functools.wraps(lr_find)  # keeps the signature that args#lr_find is checked against
+    def run(*args: Any, **kwargs: Any) -> Any:
+        logger = logging.getLogger(_LR_FINDER_LOGGER)
+        drop = _DropStopNotice()
+        logger.addFilter(drop)
+        try:
+            return lr_find(*args, **kwargs)
+        finally:
+            logger.removeFilter(drop)
+
+    return run
 
 
 def _scale_batch_size(trainer: Any) -> Callable[..., Any]:
@@ -126,7 +152,37 @@ def _report_lr_find(lr_finder: Any, trainer: Any) -> list[str]:
         if suggestion is not None
         else "No learning rate suggested (too few points; raise args#lr_find#num_training)"
     )
-    return [found, f"Learning-rate plot: {path}"]
+    return [found, *_lr_find_cut_short(lr_finder, trainer), f"Learning-rate plot: {path}"]
+
+
+def _lr_find_cut_short(lr_finder: Any, trainer: Any) -> list[str]:
+    """Say why the search ran fewer steps than ``num_training``, and how to run them all.
+
+    The search is a fit that stops after ``num_training`` steps, but it also stops when the
+    trainer's epochs run out, and then the suggestion rests on the low end of the lr range only
+    (the index page's example once suggested 3.3e-7 after 24 of 100 steps, without a word).
+    """
+    ran, asked = len(lr_finder.results.get("lr", ())), lr_finder.num_training
+    if ran >= asked:
+        return []
+    reached = f"{lr_finder.results['lr'][-1]:.3g}" if ran else "none"
+    batches = trainer.num_training_batches
+    per_epoch = int(batches) // max(trainer.accumulate_grad_batches, 1) if math.isfinite(batches) else 0
+    epochs = trainer.max_epochs
+    if per_epoch and epochs is not None and epochs > 0 and ran >= epochs * per_epoch:
+        needed = math.ceil(asked / per_epoch)
+        return [
+            f"Warning: lr_find ran only {ran} of its {asked} steps: trainer#max_epochs={epochs} x "
+            f"{per_epoch} train batches per epoch ended it first, so it tried learning rates up to "
+            f"{reached} of max_lr {lr_finder.lr_max:g} only and the suggestion above is unreliable.",
+            f"  Run all steps with --trainer#max_epochs={needed}, or sweep the whole range in fewer "
+            f"steps with --args#lr_find#num_training={ran}.",
+        ]
+    return [
+        f"lr_find stopped after {ran} of its {asked} steps (learning rates up to {reached}): the loss "
+        "diverged past args#lr_find#early_stop_threshold times its best; the suggestion uses the "
+        "steps before."
+    ]
 
 
 def _report_scale_batch_size(batch_size: Any, trainer: Any) -> list[str]:
@@ -146,7 +202,9 @@ def _report_fit(result: Any, trainer: Any) -> list[str]:
     }
     lines = []
     if final:
-        lines.append(f"Metrics after epoch {trainer.current_epoch}:")
+        # Epochs are counted from 0, as in Lightning's progress bar ("Epoch 2/2" is the last of three);
+        # `current_epoch` counts the epochs completed, so the last one is one less.
+        lines.append(f"Metrics after epoch {max(trainer.current_epoch - 1, 0)}:")
         width = max(len(name) for name in final)
         lines += [f"  {name:<{width}}  {float(value):.4f}" for name, value in final.items()]
     checkpoint = trainer.checkpoint_callback
