@@ -96,11 +96,14 @@ def build(parser: ConfigParser) -> tuple[Any, Any]:
     """Build ``(system, trainer)``, checking that they are a ``lighter.System`` and a ``Trainer``."""
     from pytorch_lightning import Trainer
 
+    from lighter._system.dataloaders import recording_init_args
     from lighter.system import System
 
     # The system first: its mistakes are the common ones, and they should surface before the
-    # Trainer starts printing about devices.
-    system = build_part(parser, "system", System, "lighter.System")
+    # Trainer starts printing about devices. Its dataloaders remember their arguments, so that
+    # scale_batch_size rebuilds each with its class and every argument kept.
+    with recording_init_args():
+        system = build_part(parser, "system", System, "lighter.System")
     trainer = build_part(parser, "trainer", Trainer, "pytorch_lightning.Trainer")
     return system, trainer
 
