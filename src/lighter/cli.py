@@ -10,7 +10,9 @@ import os
 import traceback
 from collections.abc import Callable, Sequence
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from lighter import __version__
 from lighter.engine.stages import STAGES, Stage, StageSpec
@@ -104,6 +106,16 @@ def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool =
         raise typer.Exit(1) from None
 
 
+_USAGE = ["CONFIG", "[--debug]", "[--ID=VALUE ...]"]
+
+
+class _StageCommand(TyperCommand):
+    """A stage's command, whose usage line shows the order the command needs: CONFIG first."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return list(_USAGE)
+
+
 def _command(stage: Stage) -> Callable[..., None]:
     def command(
         ctx: typer.Context,
@@ -122,7 +134,7 @@ def _register(stage: Stage, spec: StageSpec) -> None:
         help=spec.summary,
         short_help=spec.summary,
         epilog=_OVERRIDES_HELP.format(stage=stage.value),
-        options_metavar="[--debug] [--ID=VALUE ...]",
+        cls=_StageCommand,
         # Overrides are options click does not know: collect them untouched in ctx.args.
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(_command(stage))

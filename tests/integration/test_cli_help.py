@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +45,7 @@ def test_root_help_lists_the_six_stages_without_heavy_imports():
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_help_explains_config_and_overrides(stage):
     out = probe(stage, "--help")
-    assert f"Usage: lighter {stage} [--debug] [--ID=VALUE ...] {{CONFIG}}" in out
+    assert f"Usage: lighter {stage} CONFIG [--debug] [--ID=VALUE ...]\n" in out  # the order it needs
     assert "config1.yaml,config2.yaml" in out  # comma merging
     assert f"lighter {stage} experiment.yaml --trainer#max_epochs=3" in out  # override syntax
     assert f"--args#{stage}#NAME=VALUE" in out
@@ -62,3 +64,16 @@ def test_shell_completion_is_offered():
         [sys.executable, "-m", "lighter", "--help"], capture_output=True, text=True, check=True
     )
     assert "--install-completion" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["--help"], ["fit", "--help"]], ids=["root", "fit"])
+def test_cli_page_shows_the_real_help(command):
+    # docs/cli.md holds each help text under a heading naming the command, as an 80-column terminal shows it.
+    page = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    heading = f"## `lighter {' '.join(command)}`"
+    documented = page.split(heading, 1)[1].split("```text\n", 1)[1].split("\n```", 1)[0]
+    env = {**os.environ, "COLUMNS": "80"}
+    real = subprocess.run(
+        [sys.executable, "-m", "lighter", *command], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert documented == real.rstrip().replace("python -m lighter", "lighter")
