@@ -80,8 +80,8 @@ def _short(message: str) -> str:
     return "\n".join([*lines[:_MAX_ERROR_LINES], f"... ({rest} more lines; --debug shows everything)"])
 
 
-def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool = False) -> None:
-    """Run ``stage`` and turn a :class:`~lighter.errors.LighterError` into a message and exit status 1."""
+def _guarded(command: str, config: str, action: Callable[[], object], debug: bool) -> None:
+    """Run ``action`` and turn a :class:`~lighter.errors.LighterError` into a message and exit status 1."""
     from lighter.errors import COMMAND_LINE, LighterError, OverrideError
 
     debug = _debug_requested(debug)
@@ -90,13 +90,9 @@ def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool =
             raise OverrideError(
                 f"expected CONFIG before the overrides, got '{config}'",
                 location=COMMAND_LINE,
-                suggestion=f"lighter {stage.value} CONFIG [--id=value ...]",
+                suggestion=f"lighter {command} CONFIG [--id=value ...]",
             )
-        from lighter.engine.runner import run
-        from lighter.lightning_tips import lightning_tips_silenced
-
-        with lightning_tips_silenced():
-            run(stage, config, list(overrides))
+        action()
     except LighterError as error:
         if debug:
             traceback.print_exc()
@@ -104,6 +100,19 @@ def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool =
             typer.echo(_short(str(error)), err=True)
             typer.echo("(run with --debug for the full traceback)", err=True)
         raise typer.Exit(1) from None
+
+
+def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool = False) -> None:
+    """Run ``stage``; a :class:`~lighter.errors.LighterError` becomes a message and exit status 1."""
+
+    def action() -> None:
+        from lighter.engine.runner import run
+        from lighter.lightning_tips import lightning_tips_silenced
+
+        with lightning_tips_silenced():
+            run(stage, config, list(overrides))
+
+    _guarded(stage.value, config, action, debug)
 
 
 _USAGE = ["CONFIG", "[--debug]", "[--ID=VALUE ...]"]
@@ -142,6 +151,46 @@ def _register(stage: Stage, spec: StageSpec) -> None:
 
 for _stage, _spec in STAGES.items():
     _register(_stage, _spec)
+
+_SWEEP_SUMMARY = "Search hyperparameters with Optuna: one fit per trial, as the sweep section says."
+_SWEEP_HELP = """\b
+The config's sweep section names the values to search, the logged value
+to optimize and the number of trials (see docs/sweeps.md):
+
+\b
+  sweep:
+    monitor: val/metrics/accuracy/epoch
+    direction: maximize
+    trials: 20
+    params:
+      lr: {id: system#optimizer#lr, log_uniform: [1.0e-5, 1.0e-1]}
+
+\b
+Run the same command again to continue the study; run it in several
+processes (or machines, with sweep#storage a shared database) to share
+the trials. Overrides work as for fit: --sweep#trials=30 --trainer#max_epochs=5
+"""
+
+
+@app.command(
+    name="sweep",
+    help=_SWEEP_SUMMARY,
+    short_help=_SWEEP_SUMMARY,
+    epilog=_SWEEP_HELP,
+    cls=_StageCommand,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def _sweep(
+    ctx: typer.Context,
+    config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
+    debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+) -> None:
+    def action() -> None:
+        from lighter.engine.sweep import run_sweep
+
+        run_sweep(config, list(ctx.args), say=lambda line: typer.echo(line))
+
+    _guarded("sweep", config, action, debug)
 
 
 def main() -> None:

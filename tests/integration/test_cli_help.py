@@ -12,7 +12,7 @@ import pytest
 from lighter import __version__
 
 STAGES = ["fit", "validate", "test", "predict", "lr_find", "scale_batch_size"]
-HEAVY = ("torch", "pytorch_lightning", "lightning_fabric", "monai", "torchmetrics")
+HEAVY = ("torch", "pytorch_lightning", "lightning_fabric", "monai", "torchmetrics", "optuna")
 
 # Runs the CLI in-process in a fresh interpreter, then reports which heavy packages got imported.
 PROBE = """
@@ -38,7 +38,14 @@ def test_root_help_lists_the_six_stages_without_heavy_imports():
     out = probe("--help")
     commands = out.split("Commands:")[1].splitlines()
     listed = [line.split()[0] for line in commands if line.startswith("  ") and not line.startswith("   ")]
-    assert listed == STAGES
+    assert listed == [*STAGES, "sweep"]
+    assert out.rstrip().endswith("HEAVY: []")
+
+
+def test_sweep_help_is_instant_and_imports_no_optuna():
+    out = probe("sweep", "--help")
+    assert "Usage: lighter sweep CONFIG [--debug] [--ID=VALUE ...]\n" in out
+    assert "monitor: val/metrics/accuracy/epoch" in out
     assert out.rstrip().endswith("HEAVY: []")
 
 

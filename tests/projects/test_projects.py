@@ -31,6 +31,8 @@ EXPERIMENTS = [
     pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/overrides.yaml", ("fit",), id="digits+overrides"),
     pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/test.yaml", ("test",), id="digits+test"),
     pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/predict.yaml", ("predict",), id="digits+predict"),
+    # `lighter sweep` runs `fit` trials of it (tests/engine/test_sweep_spec.py checks its sweep section).
+    pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/sweep.yaml", ("fit",), id="digits+sweep"),
     pytest.param(
         f"{SEGMENTATION}/segmentation.yaml", ("fit", "validate", "test", "predict"), id="segmentation"
     ),
@@ -76,7 +78,7 @@ def test_experiment_validates_and_builds_for_its_stages(config, stages, monkeypa
     """Structure, stage requirements, and the real objects (System and Trainer) of every stage."""
     monkeypatch.chdir(ROOT)
     parser = load(config)
-    validate_structure(parser.config, parser.location)
+    validate_structure(parser.config, parser.location, sweep="sweep" in parser.config)
     from lighter.engine.project import find_project, import_project
 
     import_project(find_project(parser.get("project"), parser.files))

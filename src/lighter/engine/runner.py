@@ -299,6 +299,10 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
         try:
             system, trainer = build(prepared.parser)
             attach(system, trainer, prepared)
+            if stage is Stage.FIT:
+                from lighter.engine.sweep_trial import attach_reporter
+
+                attach_reporter(trainer)  # only when `lighter sweep` runs this fit as one of its trials
             return execute(stage, system, trainer, prepared)
         except LighterError as error:  # e.g. an adapter that does not fit the batch, found mid-run
             locate_error(error, locator(prepared.parser))

@@ -26,7 +26,7 @@ __all__ = [
 
 Locate = Callable[[str], "Location | None"]
 
-TOP_LEVEL_KEYS = ("trainer", "system", "args", "vars", "project", "_requires_", "_meta_", "seed")
+TOP_LEVEL_KEYS = ("trainer", "system", "args", "vars", "project", "_requires_", "_meta_", "seed", "sweep")
 REQUIRED_KEYS = ("trainer", "system")
 SYSTEM_KEYS = (
     "model",
@@ -117,12 +117,14 @@ def _check_args(args: Any, locate: Locate) -> list[ConfigError]:
     return problems
 
 
-def find_problems(config: Any, locate: Locate = _nowhere) -> list[ConfigError]:
+def find_problems(config: Any, locate: Locate = _nowhere, sweep: bool = False) -> list[ConfigError]:
     """Return every structural problem of ``config``, in the order they appear.
 
     Args:
         config: The merged config (after overrides), a plain dict; it is not modified.
         locate: Returns where an id was written (e.g. ``ConfigParser.location``).
+        sweep: Whether a ``sweep`` section is allowed (only ``lighter sweep`` reads it; a trial it
+            runs sets ``sweep: null``).
 
     Returns:
         One :class:`~lighter.errors.ConfigError` per problem, each with its id and location.
@@ -145,18 +147,27 @@ def find_problems(config: Any, locate: Locate = _nowhere) -> list[ConfigError]:
     seed = config.get("seed")
     if seed is not None and not is_reference(seed) and (isinstance(seed, bool) or not isinstance(seed, int)):
         problems.append(_not_a("seed", seed, "an integer", locate))
+    if config.get("sweep") is not None and not sweep:
+        problems.append(
+            ConfigError(
+                "the sweep section is read by `lighter sweep` only",
+                id="sweep",
+                location=locate("sweep"),
+                suggestion="run `lighter sweep` with this config, or set --sweep=null to run this stage",
+            )
+        )
     project = config.get("project")
     if project is not None and not isinstance(project, str):
         problems.append(_not_a("project", project, "a path to a folder with __init__.py", locate))
     return problems
 
 
-def validate_structure(config: Any, locate: Locate = _nowhere) -> None:
-    """Raise all problems of ``config`` at once.
+def validate_structure(config: Any, locate: Locate = _nowhere, sweep: bool = False) -> None:
+    """Raise all problems of ``config`` at once (``sweep``: whether a ``sweep`` section is allowed).
 
     Raises:
         ValidationError: The config has at least one structural problem; ``errors`` lists them all.
     """
-    problems = find_problems(config, locate)
+    problems = find_problems(config, locate, sweep)
     if problems:
         raise ValidationError(problems)

@@ -1,0 +1,233 @@
+"""The sweep section is checked as a whole before any trial: located errors, nothing started."""
+
+from __future__ import annotations
+
+import pytest
+
+from lighter.config import ConfigParser
+from lighter.engine.runner import run
+from lighter.engine.sweep import run_sweep
+from lighter.engine.sweep_spec import Param, SweepSpec, override_text, parse_sweep, trial_overrides
+from lighter.errors import ConfigError, LighterError, ValidationError
+
+EXPERIMENT = """\
+trainer:
+  _target_: pytorch_lightning.Trainer
+  max_epochs: 1
+vars:
+  batch_size: 8
+system:
+  _target_: lighter.System
+  model:
+    _target_: torch.nn.Linear
+    in_features: 4
+    out_features: 2
+  criterion:
+    _target_: torch.nn.CrossEntropyLoss
+  optimizer:
+    _target_: torch.optim.SGD
+    params: "$@system#model.parameters()"
+    lr: 0.1
+  dataloaders:
+    train:
+      _target_: torch.utils.data.DataLoader
+      batch_size: "@vars#batch_size"
+      dataset:
+        _target_: torch.utils.data.TensorDataset
+        _args_: ["$torch.randn(16, 4)", "$torch.randint(0, 2, (16,))"]
+"""
+
+SWEEP = """\
+sweep:
+  monitor: val/loss/epoch
+  direction: minimize
+  trials: 2
+  params:
+    lr: {id: system#optimizer#lr, log_uniform: [1.0e-4, 1.0]}
+    batch_size: {id: vars#batch_size, choice: [4, 8]}
+"""
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiment.yaml").write_text(EXPERIMENT)
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    return tmp_path
+
+
+def first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        pytest.param(
+            "--sweep#params#lr#id=system#optimizer#lrr",
+            "command line @ sweep#params#lr#id: 'system#optimizer#lrr': the sweep would create a new key "
+            "'lrr' next to the existing 'lr' (did you mean 'system#optimizer#lr'?)",
+            id="unknown-argument",
+        ),
+        pytest.param(
+            "--sweep#params#lr#id=system#optimzer#lr",
+            "command line @ sweep#params#lr#id: 'system#optimzer#lr' is not in the config "
+            "('system#optimzer' does not exist) (did you mean 'system#optimizer'?)",
+            id="unknown-parent",
+        ),
+        pytest.param(
+            "--sweep#params#batch_size#id=vars#batchsize",
+            "command line @ sweep#params#batch_size#id: 'vars#batchsize' is not in the config "
+            "(did you mean 'vars#batch_size'?)",
+            id="unknown-var",
+        ),
+        pytest.param(
+            "--sweep#params#lr={id: system#optimizer#lr, log_uniform: [1.0, 1.0e-4]}",
+            "command line @ sweep#params#lr#log_uniform: inverted range [1.0, 0.0001] (did you mean [0.0001, 1.0]?)",
+            id="inverted-range",
+        ),
+        pytest.param(
+            "--sweep#params#lr={id: system#optimizer#lr, uniform: [0.1, 0.1]}",
+            "command line @ sweep#params#lr#uniform: empty range [0.1, 0.1] (give low < high, or drop the "
+            "param and set the value)",
+            id="empty-range",
+        ),
+        pytest.param(
+            "--sweep#params#lr={id: system#optimizer#lr, loguniform: [1.0e-4, 1.0]}",
+            "command line @ sweep#params#lr#loguniform: unknown distribution 'loguniform' (did you mean 'log_uniform'?)",
+            id="unknown-distribution",
+        ),
+        pytest.param(
+            "--sweep#params#lr={id: system#optimizer#lr, log_uniform: [0.0, 1.0]}",
+            "command line @ sweep#params#lr#log_uniform: log_uniform needs low > 0, got 0.0 (use uniform for a "
+            "range that includes 0)",
+            id="log-of-zero",
+        ),
+        pytest.param(
+            "--sweep#direction=maximise",
+            "command line @ sweep#direction: direction must be maximize or minimize, got 'maximise' "
+            "(did you mean 'maximize'?)",
+            id="direction",
+        ),
+        pytest.param(
+            "--sweep#trials=0",
+            "command line @ sweep#trials: trials must be a positive integer (the total the study aims for), got 0",
+            id="no-trials",
+        ),
+        pytest.param(
+            "--sweep#pruner=medain",
+            "command line @ sweep#pruner: unknown pruner 'medain' (did you mean 'median'?)",
+            id="pruner",
+        ),
+        pytest.param(
+            "--sweep#storage=sqlite.db",
+            "command line @ sweep#storage: storage must be a database URL such as sqlite:///sweep.db or "
+            "postgresql://host/db, got 'sqlite.db'",
+            id="storage-not-a-url",
+        ),
+    ],
+)
+def test_a_wrong_sweep_is_reported_before_any_trial(files, override, expected):
+    with pytest.raises(ValidationError) as info:
+        run_sweep("experiment.yaml,sweep.yaml", [override])
+    assert first_line(info.value) == expected
+    assert not (files / "sweeps").exists()  # nothing started, not even the sweep folder
+
+
+def test_every_problem_is_reported_at_once_with_its_file_and_line(files):
+    (files / "sweep.yaml").write_text(
+        SWEEP.replace("choice: [4, 8]", "choice: []").replace(
+            "lr: {id: system#optimizer#lr", "lr: {id: system#optimizer#rl"
+        )
+    )
+    with pytest.raises(ValidationError) as info:
+        run_sweep("experiment.yaml,sweep.yaml")
+    assert [first_line(e) for e in info.value.errors] == [
+        "sweep.yaml:6:14 @ sweep#params#lr#id: 'system#optimizer#rl': the sweep would create a new key 'rl', "
+        "which torch.optim.SGD does not take",
+        "sweep.yaml:7:39 @ sweep#params#batch_size#choice: choice needs a non-empty list of values, e.g. [16, 32, 64]",
+    ]
+
+
+def test_a_storage_that_cannot_be_opened(files):
+    with pytest.raises(ConfigError) as info:
+        run_sweep("experiment.yaml,sweep.yaml", ["--sweep#storage=sqlite:////nonexistent-folder/x/study.db"])
+    assert first_line(info.value).startswith(
+        "command line @ sweep#storage: cannot open the sweep storage 'sqlite:////nonexistent-folder/x/study.db': "
+    )
+    assert not list((files / "sweeps" / "sweep").glob("trial-*"))
+
+
+def test_other_stages_reject_the_sweep_section(files):
+    with pytest.raises(LighterError) as info:
+        run("fit", "experiment.yaml,sweep.yaml")
+    assert first_line(info.value) == (
+        "sweep.yaml:1:1 @ sweep: the sweep section is read by `lighter sweep` only "
+        "(run `lighter sweep` with this config, or set --sweep=null to run this stage)"
+    )
+
+
+def test_sweep_without_a_sweep_section(files):
+    with pytest.raises(ValidationError) as info:
+        run_sweep("experiment.yaml")
+    assert first_line(info.value) == (
+        "@ sweep: lighter sweep needs a sweep section: monitor, direction, trials and params (see docs/sweeps.md)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1e-05, "1.0e-05"),
+        (0.1, "0.1"),
+        (32, "32"),
+        ("adam", '"adam"'),
+        ("@vars#big", "@vars#big"),
+        (True, "true"),
+        (None, "null"),
+    ],
+)
+def test_override_text_reads_back_as_the_same_value(value, text):
+    assert override_text(value) == text
+    parser = ConfigParser({"x": 0})
+    parser.apply_overrides([f"--x={text}"])
+    assert parser.get("x") == value
+
+
+def test_trial_overrides_make_a_plain_fit_in_the_trial_folder(tmp_path):
+    spec = SweepSpec(
+        monitor="m",
+        direction="minimize",
+        trials=1,
+        params=(Param("lr", "system#optimizer#lr", "log_uniform", (1e-4, 1.0)),),
+        name="s",
+        folder=tmp_path,
+        folder_ids=("vars#out",),
+    )
+    folder = tmp_path / "trial-3"
+    assert trial_overrides(spec, {"lr": 0.01}, folder) == [
+        "--sweep=null",
+        f'--trainer#default_root_dir="{folder}"',
+        f'--vars#out="{folder}"',
+        "--system#optimizer#lr=0.01",
+    ]
+
+
+def test_the_digits_sweep_is_valid(monkeypatch):
+    from pathlib import Path
+
+    from lighter.engine.project import find_project, import_project
+    from lighter.engine.runner import load
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    parser = load("projects/digits/experiments/digits.yaml,projects/digits/experiments/sweep.yaml")
+    import_project(find_project(parser.get("project"), parser.files))
+    spec = parse_sweep(parser, "sweep")
+    assert [p.id for p in spec.params] == [
+        "vars#lr",
+        "vars#batch_size",
+        "system#model#dropout",
+        "system#model#channels",
+    ]
+    assert (spec.name, spec.monitor, spec.pruner) == ("digits", "val/metrics/accuracy/epoch", "median")
