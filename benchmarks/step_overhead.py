@@ -79,8 +79,8 @@ class Lean(pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         group = self.trainer.optimizers[0].param_groups[0]
-        self.log("train/lr", group["lr"], on_epoch=True, batch_size=1)
-        self.log("train/momentum", group["momentum"], on_epoch=True, batch_size=1)
+        self.log("train/optimizer/SGD/lr", group["lr"], on_epoch=True, batch_size=1)
+        self.log("train/optimizer/SGD/momentum", group["momentum"], on_epoch=True, batch_size=1)
 
     def on_train_epoch_end(self) -> None:
         self.log("train/loss/epoch", self.loss_sum / self.loss_count, sync_dist=True, batch_size=1)

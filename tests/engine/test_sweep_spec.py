@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from lighter.config import ConfigParser
 from lighter.engine.runner import run
 from lighter.engine.sweep import run_sweep
 from lighter.engine.sweep_spec import Param, SweepSpec, override_text, parse_sweep, trial_overrides
-from lighter.errors import ConfigError, LighterError, ValidationError
+from lighter.errors import ConfigError, LighterError, MissingDependencyError, ValidationError
 
 EXPERIMENT = """\
 trainer:
@@ -231,3 +233,12 @@ def test_the_digits_sweep_is_valid(monkeypatch):
         "system#model#channels",
     ]
     assert (spec.name, spec.monitor, spec.pruner) == ("digits", "val/metrics/accuracy/epoch", "median")
+
+
+def test_without_optuna_the_sweep_says_what_to_install(files, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` meets when it is not installed
+    with pytest.raises(MissingDependencyError) as info:
+        run_sweep("experiment.yaml,sweep.yaml")
+    assert first_line(info.value) == (
+        "lighter sweep needs Optuna, which is not installed (pip install 'lighter[sweep]' (or pip install optuna))"
+    )
