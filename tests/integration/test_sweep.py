@@ -133,3 +133,33 @@ def test_a_monitor_the_runs_never_log_stops_the_sweep_after_the_first_trial(expe
         "(did you mean 'val/loss/epoch'?)"
     )
     assert [n for n, _ in study_trials(experiment / "sweeps" / "nomonitor")] == [0]
+
+
+def test_trials_may_run_ddp_and_be_pruned_on_every_rank(experiment, lighter):
+    # Each trial is a 2-process DDP fit started by Lightning's launcher inside the trial's own command;
+    # the pruned one must stop on both ranks (else the sweep would hang).
+    extra = (
+        "  pruner: {type: median, startup_trials: 1, warmup_steps: 0}\n"
+        "  start_with: [{lr: 0.1, width: 2}, {lr: 1.0e+2, width: 2}]\n"
+    )
+    config = write_sweep(experiment, "ddp", 2, "sweeps/ddp", extra)
+    (experiment / "ddp.yaml").write_text(
+        (experiment / "ddp.yaml")
+        .read_text()
+        .replace("log_uniform: [1.0e-3, 1.0]", "log_uniform: [1.0e-3, 1.0e+2]")
+    )
+    result = lighter(
+        "sweep",
+        config,
+        "--trainer#max_epochs=3",
+        "--trainer#enable_checkpointing=false",
+        "--trainer#strategy=ddp",
+        "--trainer#devices=2",
+        cwd=experiment,
+        script=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {r["trial"]: r for r in results(experiment / "sweeps" / "ddp")}
+    assert [rows[n]["state"] for n in ("0", "1")] == ["complete", "pruned"]
+    log = (experiment / "sweeps" / "ddp" / "trial-0" / "output.log").read_text()
+    assert "All distributed processes registered. Starting with 2 processes" in log

@@ -92,16 +92,21 @@ class TrialReporter(pl.Callback):
         return self._trial
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking or self.handoff["pruner"]["type"] == "none":
             return
+        # Epoch values are synced over ranks, so every rank of a DDP trial takes the same branch here.
         value = trainer.callback_metrics.get(self.handoff["monitor"])
-        if value is None or self.handoff["pruner"]["type"] == "none":
+        if value is None:
             return
-        trial = self._optuna_trial()
-        # Counted in validations, not steps: trials with different batch sizes stay comparable.
-        trial.report(float(value), step=self.reports)
+        prune = False
+        if trainer.is_global_zero:
+            trial = self._optuna_trial()
+            # Counted in validations, not steps: trials with different batch sizes stay comparable.
+            trial.report(float(value), step=self.reports)
+            prune = trial.should_prune()
         self.reports += 1
-        if trial.should_prune():
+        # Rank 0 asked Optuna; every rank must stop together, or the others would wait forever.
+        if trainer.strategy.broadcast(prune, src=0):
             self.pruned = True
             trainer.should_stop = True
 
