@@ -43,7 +43,7 @@ def test_root_help_lists_the_six_stages_without_heavy_imports():
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_help_explains_config_and_overrides(stage):
     out = probe(stage, "--help")
-    assert f"Usage: lighter {stage} [--debug] [--ID=VALUE ...] {{CONFIG}}" in out
+    assert f"Usage: lighter {stage} [--debug] [--safe] [--ID=VALUE ...] {{CONFIG}}" in out
     assert "config1.yaml,config2.yaml" in out  # comma merging
     assert f"lighter {stage} experiment.yaml --trainer#max_epochs=3" in out  # override syntax
     assert f"--args#{stage}#NAME=VALUE" in out
