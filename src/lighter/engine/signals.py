@@ -29,6 +29,7 @@ from typing import Any
 from pytorch_lightning import Callback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from lighter.engine.failures import shown_path
 from lighter.errors import Interrupted
 
 __all__ = ["SIGNALS", "SignalWatch", "StopAtBatchEnd", "Stopped", "INTERRUPTED_CHECKPOINT"]
@@ -119,10 +120,11 @@ class SignalWatch:
         details = None
         saver = self.callback
         if saver is not None and saver.checkpoint is not None:
-            message += f"; saved a checkpoint to resume from: {saver.checkpoint}"
+            checkpoint = shown_path(str(saver.checkpoint))  # relative to where the command was run
+            message += f"; saved a checkpoint to resume from: {checkpoint}"
             names = config if isinstance(config, str | Path) else ",".join(map(str, config))
             kept = [o for o in overrides if not o.lstrip("-").startswith(f"args#{stage}#ckpt_path")]
-            command = ["lighter", stage, str(names), *kept, f"--args#{stage}#ckpt_path={saver.checkpoint}"]
+            command = ["lighter", stage, str(names), *kept, f"--args#{stage}#ckpt_path={checkpoint}"]
             details = f"resume with: {shlex.join(command)}"
         elif saver is not None and saver.save_error is not None:
             message += f"; could not save {INTERRUPTED_CHECKPOINT}: {saver.save_error}"
