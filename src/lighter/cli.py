@@ -81,8 +81,8 @@ def _short(message: str) -> str:
 
 
 def _guarded(command: str, config: str, action: Callable[[], object], debug: bool) -> None:
-    """Run ``action`` and turn a :class:`~lighter.errors.LighterError` into a message and exit status 1."""
-    from lighter.errors import COMMAND_LINE, LighterError, OverrideError
+    """Run ``action``; a :class:`~lighter.errors.LighterError` becomes a message and its exit status."""
+    from lighter.errors import COMMAND_LINE, Interrupted, LighterError, OverrideError, UserCodeError
 
     debug = _debug_requested(debug)
     try:
@@ -96,33 +96,58 @@ def _guarded(command: str, config: str, action: Callable[[], object], debug: boo
     except LighterError as error:
         if debug:
             traceback.print_exc()
+        elif isinstance(error, UserCodeError) and error.__cause__ is not None:
+            _print_user_traceback(error.__cause__)
+            typer.echo(str(error), err=True)
         else:
             typer.echo(_short(str(error)), err=True)
-            typer.echo("(run with --debug for the full traceback)", err=True)
-        raise typer.Exit(1) from None
+            if not isinstance(error, Interrupted):  # a stop on request has no traceback worth seeing
+                typer.echo("(run with --debug for the full traceback)", err=True)
+        raise typer.Exit(getattr(error, "exit_status", 1)) from None
 
 
-def run_stage(stage: Stage, config: str, overrides: Sequence[str], debug: bool = False) -> None:
-    """Run ``stage``; a :class:`~lighter.errors.LighterError` becomes a message and exit status 1."""
+def _print_user_traceback(error: BaseException) -> None:
+    """The user's own frames of ``error`` (lighter's and Lightning's are left out; --debug has them)."""
+    from lighter.engine.failures import user_frames
+
+    lines = ["Traceback (most recent call last; --debug also shows lighter's and Lightning's frames):\n"]
+    lines += traceback.format_list(user_frames(error))
+    lines += traceback.format_exception_only(type(error), error)
+    typer.echo("".join(lines).rstrip("\n"), err=True)
+
+
+def run_stage(
+    stage: Stage,
+    config: str,
+    overrides: Sequence[str],
+    debug: bool = False,
+    safe: bool = False,
+    allow: Sequence[str] = (),
+) -> None:
+    """Run ``stage``; a :class:`~lighter.errors.LighterError` becomes a message and its exit status."""
 
     def action() -> None:
+        from lighter.config.safety import safe_requested
         from lighter.engine.runner import run
         from lighter.lightning_tips import lightning_tips_silenced
 
         with lightning_tips_silenced():
-            run(stage, config, list(overrides))
+            # Read per invocation: LIGHTER_SAFE turns safe mode on for every command of a session.
+            run(stage, config, list(overrides), safe=safe_requested(safe), allow=list(allow))
 
     _guarded(stage.value, config, action, debug)
-
-
-_USAGE = ["CONFIG", "[--debug]", "[--ID=VALUE ...]"]
 
 
 class _StageCommand(TyperCommand):
     """A stage's command, whose usage line shows the order the command needs: CONFIG first."""
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
-        return list(_USAGE)
+        flags = [
+            f"[{option.opts[0]}]" if option.is_flag else f"[{option.opts[0]} {option.metavar}]"
+            for option in self.params
+            if option.param_type_name == "option" and option.opts[0] != "--help"
+        ]
+        return ["CONFIG", *flags, "[--ID=VALUE ...]"]
 
 
 def _command(stage: Stage) -> Callable[..., None]:
@@ -130,8 +155,21 @@ def _command(stage: Stage) -> Callable[..., None]:
         ctx: typer.Context,
         config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
         debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+        safe: bool = typer.Option(
+            False,
+            "--safe",
+            help="For a config you did not write: refuse $ expressions, $import and targets outside "
+            "the allowed packages, before anything runs (or set LIGHTER_SAFE=1).",
+        ),
+        allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
+            None,
+            "--allow",
+            metavar="PACKAGE",
+            help="In safe mode, also allow targets from PACKAGE ('project' allows the project "
+            "folder); repeatable, or LIGHTER_ALLOW=a,b.",
+        ),
     ) -> None:
-        run_stage(stage, config, ctx.args, debug)
+        run_stage(stage, config, ctx.args, debug, safe, allow or ())
 
     command.__name__ = stage.value
     return command

@@ -40,6 +40,12 @@ __all__ = [
     "AdapterError",
     "WriterError",
     "MissingDependencyError",
+    "OutputError",
+    "Interrupted",
+    "UserCodeError",
+    "UnsafeConfigError",
+    "blame",
+    "blamed",
     "did_you_mean",
     "closest",
     "format_error",
@@ -258,3 +264,72 @@ class WriterError(LighterError, ValueError):
 
 class MissingDependencyError(LighterError, ImportError):
     """An optional package that a feature needs is not installed; the suggestion says how to."""
+
+
+class OutputError(LighterError, OSError):
+    """A file or folder lighter must write (a checkpoint, a run folder) cannot be written.
+
+    The message names the path and the operating system's reason ("no space left on device",
+    "file too large", "permission denied"); nothing was left half-written.
+
+    Attributes:
+        path: The file or folder that could not be written.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(message, **kwargs)
+        self.path = path
+
+
+class Interrupted(LighterError):
+    """The run was stopped by a signal (SIGTERM from a scheduler, SIGINT from Ctrl+C).
+
+    Attributes:
+        exit_status: What the command exits with: ``128 + signal number`` (143, 130), as a shell
+            reports a process the signal ended.
+    """
+
+    def __init__(self, message: str, *, exit_status: int, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(message, **kwargs)
+        self.exit_status = exit_status
+
+    def __reduce__(self):
+        return (_rebuild_interrupted, (self.message, self.exit_status, self.details))
+
+
+def _rebuild_interrupted(message, exit_status, details):  # noqa: ANN001
+    return Interrupted(message, exit_status=exit_status, details=details)
+
+
+class UserCodeError(LighterError):
+    """Code the config points at (a model, a criterion, a dataset) raised while a stage ran.
+
+    The original exception is the ``__cause__``: its traceback is the user's code and is worth
+    showing; this error adds the config id that was running, where it was written, and the
+    stage, epoch and step.
+    """
+
+
+class UnsafeConfigError(ConfigError):
+    """In safe mode: a config value that would run code the user has not allowed."""
+
+
+_BLAME = "_lighter_config_id"
+
+
+def blame(error: BaseException, config_id: str) -> None:
+    """Mark ``error`` (any exception) as raised by the config part at ``config_id``.
+
+    The System marks what its parts raise, so the runner can end the user's traceback with the id
+    that was running. The innermost part to mark an error wins.
+    """
+    if getattr(error, _BLAME, None) is None:
+        try:
+            setattr(error, _BLAME, config_id)
+        except AttributeError:  # an exception type with __slots__ stays unattributed
+            pass
+
+
+def blamed(error: BaseException) -> str | None:
+    """The config id :func:`blame` marked ``error`` with, if any."""
+    return getattr(error, _BLAME, None)

@@ -44,7 +44,7 @@ from lighter._system.arguments import MODES, ModeAdapters, parse_adapters, parse
 from lighter._system.dataloaders import parse_dataloaders, with_batch_size
 from lighter._system.log_names import LogNames, optimizer_values
 from lighter.adapters import default_batch_adapter
-from lighter.errors import AdapterError, LighterError, StageError, SystemError_, ValidationError
+from lighter.errors import AdapterError, LighterError, StageError, SystemError_, ValidationError, blame
 
 __all__ = ["System"]
 
@@ -153,6 +153,9 @@ class System(pl.LightningModule):
             inputs, target, identifier = self._batch[mode](batch)
         except AdapterError as e:
             raise _with_id(e, f"system#adapters#{mode}#batch") from e
+        except Exception as e:
+            blame(e, f"system#adapters#{mode}#batch")
+            raise
         trainer = self._trainer
         epoch = trainer.current_epoch if trainer is not None else 0
         step = trainer.global_step if trainer is not None else 0
@@ -161,10 +164,14 @@ class System(pl.LightningModule):
             kwargs["epoch"] = epoch
         if self._pass_step:
             kwargs["step"] = step
-        if self.inferer is not None and mode != "train":
-            pred = self.inferer(inputs, self.model, **kwargs)
-        else:
-            pred = self.model(inputs, **kwargs)
+        try:
+            if self.inferer is not None and mode != "train":
+                pred = self.inferer(inputs, self.model, **kwargs)
+            else:
+                pred = self.model(inputs, **kwargs)
+        except Exception as e:  # the runner names the part that raised at the end of the traceback
+            blame(e, "system#inferer" if self.inferer is not None and mode != "train" else "system#model")
+            raise
 
         names = self._names[mode]
         loss = None
@@ -179,7 +186,11 @@ class System(pl.LightningModule):
             if adapter is None and direct is not None:
                 metrics = {}
                 for key, metric in direct:
-                    value = metric(pred, target)
+                    try:
+                        value = metric(pred, target)
+                    except Exception as e:
+                        blame(e, f"system#metrics#{mode}")
+                        raise
                     if isinstance(value, dict):  # flattened as MetricCollection does
                         metrics.update(value)
                     else:
@@ -193,6 +204,9 @@ class System(pl.LightningModule):
                     )
                 except AdapterError as e:
                     raise _with_id(e, f"system#adapters#{mode}#metrics") from e
+                except Exception as e:
+                    blame(e, f"system#metrics#{mode}")
+                    raise
             for key, value in metrics.items():
                 self.log(names.name("metrics", key, "step"), value, on_step=True, on_epoch=False)
 
@@ -221,6 +235,9 @@ class System(pl.LightningModule):
             )
         except AdapterError as e:
             raise _with_id(e, f"system#adapters#{mode}#criterion") from e
+        except Exception as e:
+            blame(e, "system#criterion")
+            raise
         sums = self._loss_sums.get(mode)
         if isinstance(loss, dict):
             if "total" not in loss:

@@ -50,6 +50,10 @@ class ConfigParser:
             (``LoadImaged``) is not looked up, as in MONAI.
         globals: Extra names for ``$`` expressions: module-name strings (imported when first
             used) or objects. ``False`` also drops MONAI's defaults (``monai``, ``torch``, ``np``).
+        safe: Safe mode (see :mod:`lighter.config.safety`): before anything is resolved, refuse
+            the whole config, naming every offending id, if it would run code ``allow`` does not cover.
+        allow: Packages whose callables a safe config may name; ``None`` gives
+            :data:`~lighter.config.safety.DEFAULT_ALLOW`.
     """
 
     def __init__(
@@ -57,6 +61,9 @@ class ConfigParser:
         config: Any = None,
         excludes: Sequence[str] | str | None = None,
         globals: Mapping[str, Any] | bool | None = None,  # noqa: A002 - MONAI's name
+        *,
+        safe: bool = False,
+        allow: Iterable[str] | None = None,
     ) -> None:
         self._config: Any = {_META: {}} if config is None else copy_tree(config)
         self._ref_resolver: Any = None
@@ -65,6 +72,8 @@ class ConfigParser:
         self._names = Names(globals)
         self._unchecked: list[str] = []
         self._excludes: tuple[str, ...] = (excludes,) if isinstance(excludes, str) else tuple(excludes or ())
+        self.safe = safe
+        self.allow = tuple(allow) if allow is not None else None
         self._reset()
 
     def _reset(self) -> None:
@@ -317,6 +326,7 @@ class ConfigParser:
         other._unchecked = list(self._unchecked)
         other._excludes = self._excludes
         other._ref_resolver = None
+        other.safe, other.allow = self.safe, self.allow
         other._reset()
         return other
 
@@ -328,7 +338,12 @@ class ConfigParser:
         if reset or self._graph is None:
             self._reset()
             with _collector_paused():
-                self._graph = build_graph(self._config, self._locations, self._base_dir)
+                graph = build_graph(self._config, self._locations, self._base_dir)
+            if self.safe:
+                from lighter.config.safety import DEFAULT_ALLOW, check_safe
+
+                check_safe(graph, DEFAULT_ALLOW if self.allow is None else self.allow)
+            self._graph = graph
 
     def resolve_macro_and_relative_ids(self) -> None:
         """Rewrite the raw config with every ``%`` macro expanded and every relative id made

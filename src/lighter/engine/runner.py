@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from lighter.config import ConfigParser
-from lighter.config.components import locate_error
 from lighter.config.ids import ancestors
 from lighter.config.preflight import check_references
 from lighter.engine.project import find_project, import_project
@@ -25,9 +24,10 @@ from lighter.engine.prune import check_stage, prune
 from lighter.engine.resume import Resume, plan_resume
 from lighter.engine.schema import is_reference, validate_structure
 from lighter.engine.stages import Stage, stage_spec
-from lighter.errors import ConfigError, LighterError, Location, StageError, did_you_mean
+from lighter.errors import ConfigError, Location, StageError, did_you_mean
 
 __all__ = [
+    "MAX_SEED",
     "Prepared",
     "load",
     "resolve_seed",
@@ -43,6 +43,10 @@ __all__ = [
 ]
 
 
+MAX_SEED = 2**32 - 1
+"""The largest seed every generator ``seed_everything`` seeds accepts (numpy's bound)."""
+
+
 def _say(line: str) -> None:
     """Print on rank 0 only: child processes of a multi-process launch run this same pipeline."""
     from pytorch_lightning.utilities import rank_zero_only
@@ -52,17 +56,26 @@ def _say(line: str) -> None:
 
 
 def load(
-    config: str | Path | Sequence[str | Path], overrides: Sequence[str] = (), *, check_targets: bool = True
+    config: str | Path | Sequence[str | Path],
+    overrides: Sequence[str] = (),
+    *,
+    check_targets: bool = True,
+    safe: bool = False,
+    allow: Sequence[str] | None = None,
 ) -> ConfigParser:
     """Read the config file(s) (a path, comma-separated paths, or a list) and apply ``overrides``.
 
     With ``check_targets`` false, keys that overrides create are checked against their targets
     only by ``parser.check_overrides()`` (it imports the targets, Lightning for ``trainer``).
+    With ``safe``, the result is checked at once (overrides included), and every later parse of it
+    or of its copies is too (see :mod:`lighter.config.safety`).
     """
-    parser = ConfigParser()
+    parser = ConfigParser(safe=safe, allow=allow)
     parser.read_config(config)
     if overrides:
         parser.apply_overrides(list(overrides), check_targets=check_targets)
+    if safe:
+        parser.parse()  # parsing checks it: refuse before anything is validated, imported or built
     return parser
 
 
@@ -75,6 +88,14 @@ def resolve_seed(parser: ConfigParser) -> int | None:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(
             f"seed must be an integer, got {seed!r}", id="seed", location=parser.location("seed")
+        )
+    if not 0 <= seed <= MAX_SEED:
+        # numpy's generator, which seed_everything seeds too, takes unsigned 32-bit seeds only.
+        shown = str(seed) if len(str(seed)) <= 24 else f"an integer of {len(str(abs(seed)))} digits"
+        raise ConfigError(
+            f"seed must be between 0 and {MAX_SEED} (numpy's range), got {shown}",
+            id="seed",
+            location=parser.location("seed"),
         )
     return seed
 
@@ -139,14 +160,63 @@ def stage_args(parser: ConfigParser, stage: Stage, method: Callable[..., Any]) -
 
 def _check_checkpoint(parser: ConfigParser, args_id: str, path: Any) -> None:
     """Catch a mistyped ``ckpt_path`` here, with its location, rather than deep inside Lightning."""
-    if not isinstance(path, str | Path):
-        return
-    text = str(path)
-    # Lightning's own names ("best", "last", "hpc", "registry…") and remote URLs are its business.
-    if text in ("best", "last", "hpc") or text.startswith("registry") or "://" in text or Path(text).exists():
+    if path is None:
         return
     id_ = f"{args_id}#ckpt_path"
-    raise StageError(f"checkpoint '{text}' does not exist", id=id_, location=parser.location(id_))
+    location = parser.location(id_) or parser.location(args_id)
+    if not isinstance(path, str | Path):
+        raise StageError(
+            f"ckpt_path must be the path of a checkpoint file, got {type(path).__name__} {path!r}",
+            id=id_,
+            location=location,
+            suggestion="quote it if it is a file name, or use 'last' or 'best'",
+        )
+    text = str(path)
+    # Lightning's own names ("best", "last", "hpc", "registry…") and remote URLs are its business.
+    if text in ("best", "last", "hpc") or text.startswith("registry") or "://" in text:
+        return
+    found = Path(text)
+    if found.is_dir():
+        inside = sorted(found.rglob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+        last = [p for p in inside if p.name == "last.ckpt"]
+        hint = f"did you mean '{(last or inside)[-1]}'?" if inside else "give the checkpoint file itself"
+        raise StageError(
+            f"checkpoint '{text}' is a folder, not a file", id=id_, location=location, suggestion=hint
+        )
+    if not found.exists():
+        raise StageError(f"checkpoint '{text}' does not exist", id=id_, location=location)
+    problem = _not_a_checkpoint(found)
+    if problem is not None:
+        raise StageError(f"'{text}' is not a checkpoint: {problem}", id=id_, location=location)
+
+
+def _not_a_checkpoint(path: Path) -> str | None:
+    """Why ``path`` cannot be a file ``torch.save`` wrote, or ``None`` when it looks like one.
+
+    Only the container is checked (cheap, nothing unpickled): a zip archive holding ``data.pkl``
+    (torch's format since 1.6), or a pickle stream (its legacy format).
+    """
+    import zipfile
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(2)
+        if not head:
+            return "the file is empty"
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                if any(name.endswith("data.pkl") for name in archive.namelist()):
+                    return None
+            return "a zip archive, but not one torch.save wrote"
+    except (OSError, zipfile.BadZipFile) as error:
+        from lighter.atomic import os_reason
+
+        return f"cannot read it ({os_reason(error)})"
+    if head[0] == 0x80:  # a pickle protocol marker: torch's legacy format
+        return None
+    if head == b"PK":
+        return "a damaged zip archive (a checkpoint cut short while it was written?)"
+    return "not a file torch.save wrote"
 
 
 def _import_project(parser: ConfigParser) -> Path | None:
@@ -191,28 +261,38 @@ class Prepared:
 
 
 def prepare(
-    config: str | Path | Sequence[str | Path], overrides: Sequence[str] = (), stage: Stage | None = None
+    config: str | Path | Sequence[str | Path],
+    overrides: Sequence[str] = (),
+    stage: Stage | None = None,
+    *,
+    safe: bool = False,
+    allow: Sequence[str] | None = None,
 ) -> Prepared:
     """Load, override, validate, check and prune for ``stage`` (if given), import ``project``, choose the seed.
 
     ``config`` may also be a run folder when ``stage`` is ``fit``: its saved config is continued.
+    With ``safe``, a config that would run code outside ``allow`` is refused before anything else.
     """
     resume = plan_resume(config, stage, overrides) if isinstance(config, str | Path) and stage else None
     # Cheap checks first: nothing below imports torch or Lightning until the config has passed
     # every check that needs no import (a new key under `trainer` waits for check_overrides).
-    parser = load(resume.config if resume else config, overrides, check_targets=False)
+    parser = load(resume.config if resume else config, overrides, check_targets=False, safe=safe, allow=allow)
     validate_structure(parser.config, parser.location)
     if stage is not None:
         check_stage(parser.config, stage, parser.location)
+        ckpt_id = f"args#{stage.value}#ckpt_path"
+        if not is_reference(parser.get(ckpt_id)):  # checked again once resolved; a plain path fails fast
+            _check_checkpoint(parser, f"args#{stage.value}", parser.get(ckpt_id))
     pruned = prune(parser, stage) if stage is not None else parser
     # What the stage builds: `vars` and `_meta_` only matter where something refers to them.
     check_references(pruned.graph, [key for key in pruned.config if key not in ("vars", "_meta_")])
     project = _import_project(parser)
     parser.check_overrides()
+    configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
 
     from lighter.engine.reproduce import choose_seed, recorded_config
 
-    seed = choose_seed(resolve_seed(parser))
+    seed = choose_seed(configured_seed)
     record = recorded_config(parser.config, seed)
     if project is not None:
         # A relative `project` was found from the cwd or the config's folder; the saved config
@@ -222,15 +302,17 @@ def prepare(
 
 
 def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
-    """Give the run its config and its folder; return the :class:`~lighter.engine.run_folder.RunFolder`.
+    """Give the run its config, its folder and atomic checkpoints; return the :class:`~lighter.engine.run_folder.RunFolder`.
 
     In a single process the folder is decided now (the tuner stages swap the Trainer's callbacks
     while they run); in a multi-process run at ``setup``, once the processes can agree on it.
     """
+    from lighter.engine.checkpoint_io import use_atomic_checkpoints
     from lighter.engine.reproduce import RandomState, attach_config
     from lighter.engine.run_folder import RunFolder
 
     attach_config(system, prepared.record)
+    use_atomic_checkpoints(trainer)
     folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None)
     # First, so that its `setup` decides the folder before any checkpoint callback resolves its own.
     trainer.callbacks.insert(0, folder)
@@ -267,14 +349,29 @@ def execute(stage: Stage, system: Any, trainer: Any, prepared: Prepared, **args:
     return final_metrics(trainer) if stage is Stage.FIT else result
 
 
-def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides: Sequence[str] = ()) -> Any:
+def run(
+    stage: Stage | str,
+    config: str | Path | Sequence[str | Path],
+    overrides: Sequence[str] = (),
+    *,
+    safe: bool | None = None,
+    allow: Sequence[str] = (),
+) -> Any:
     """Run ``stage`` of the experiment in ``config`` with command-line style ``overrides``.
+
+    On SIGTERM or SIGINT the stage stops after the current batch (``fit`` saves a checkpoint to
+    resume from) and :class:`~lighter.errors.Interrupted` is raised.
 
     Args:
         stage: A :class:`Stage` or its name (``"fit"``, ``"lr_find"`` …).
         config: A config path, comma-separated paths, or a list of paths; later files win. For
             ``fit``, a run folder continues that run from its last checkpoint.
         overrides: ``["--trainer#max_epochs=3", ...]``, values parsed as YAML.
+        safe: Safe mode for a config you did not write: refuse it, before anything runs, if it
+            would run code outside the allowed packages (see :mod:`lighter.config.safety`).
+            ``None`` reads ``LIGHTER_SAFE``.
+        allow: Packages to allow besides the default ones (``"project"`` allows the project
+            folder); ``LIGHTER_ALLOW`` adds more.
 
     Returns:
         What the Trainer/Tuner call returned (e.g. the predictions, or the lr finder); for ``fit``,
@@ -283,27 +380,42 @@ def run(stage: Stage | str, config: str | Path | Sequence[str | Path], overrides
     Raises:
         LighterError: Any mistake in the config, located at its id and file:line.
     """
+    from lighter.config.safety import allowed_packages, safe_requested
+
     stage_spec(stage)  # an unknown name fails here, with a suggestion
     stage = Stage(stage)
-    prepared = prepare(config, overrides, stage)
+    safe = safe_requested() if safe is None else safe
+    prepared = prepare(config, overrides, stage, safe=safe, allow=allowed_packages(allow) if safe else None)
     # Lightning loads only now, so every mistake above is reported without waiting for it.
     import pytorch_lightning as pl
 
+    from lighter.engine.failures import RecordPosition, stage_failure
     from lighter.engine.reproduce import shared_seed
+    from lighter.engine.signals import SignalWatch
 
     seed = prepared.seed
+    position = RecordPosition()
     # Children of a DDP launch re-run this command line; the environment hands them the same seed.
-    with shared_seed(seed):
-        _say(f"Seed: {seed}")
-        pl.seed_everything(seed, workers=True, verbose=False)
+    with shared_seed(seed), SignalWatch() as signals:
         try:
+            _say(f"Seed: {seed}")
+            pl.seed_everything(seed, workers=True, verbose=False)
             system, trainer = build(prepared.parser)
             attach(system, trainer, prepared)
             if stage is Stage.FIT:
                 from lighter.engine.sweep_trial import attach_reporter
 
                 attach_reporter(trainer)  # only when `lighter sweep` runs this fit as one of its trials
-            return execute(stage, system, trainer, prepared)
-        except LighterError as error:  # e.g. an adapter that does not fit the batch, found mid-run
-            locate_error(error, locator(prepared.parser))
-            raise
+            trainer.callbacks.append(position)
+            signals.watch(trainer, save_checkpoint=stage is Stage.FIT)
+            result = execute(stage, system, trainer, prepared)
+        except BaseException as error:
+            if signals.stopped_by(error):  # whatever the signal caused, the signal is the story
+                raise signals.interrupted(position.position, stage.value, config, overrides) from error
+            failure = stage_failure(error, position, locator(prepared.parser), prepared.record)
+            if failure is error:
+                raise  # already a lighter error (now located), or not ours to reword (SystemExit)
+            raise failure from error
+        if signals.received is not None:  # arrived after the last batch: the results are complete
+            raise signals.interrupted(None, stage.value, config, overrides, complete=True)
+    return result
