@@ -114,6 +114,13 @@ def experiment(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def fresh_experiment(tmp_path) -> Path:
+    """A folder of its own with the experiment, for a test that must not see other runs' outputs."""
+    write_experiment(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def lighter():
     """The :func:`run_lighter` helper, as a fixture so test modules need no imports from here."""
