@@ -104,6 +104,22 @@ def test_project_is_found_from_any_working_directory(config, from_experiments_fo
     assert find_project(parser.get("project"), parser.files) == path.parent.parent
 
 
+def test_another_project_under_the_working_directory_is_an_error():
+    """From projects/segmentation/metrics, the digits config's `project: ../` names both projects."""
+    cwd = PROJECTS / "segmentation" / "metrics"
+    config = "../../digits/experiments/digits.yaml"
+    result = subprocess.run(
+        [str(LIGHTER), "fit", config], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 1
+    digits = PROJECTS / "digits"
+    assert result.stderr.splitlines()[0] == (
+        f"{config}:11:10 @ project: project folder '../' names two different packages: "
+        f"{PROJECTS / 'segmentation'} (from the working directory) and {digits} (from the folder of "
+        f"{config}) (give an absolute path, e.g. --project={digits}, or run from {digits / 'experiments'})"
+    )
+
+
 # --- end to end, through the `lighter` command -------------------------------------------------
 
 QUICK = ["--trainer#max_epochs=1", "--trainer#limit_train_batches=2", "--trainer#enable_progress_bar=false"]
