@@ -207,9 +207,11 @@ def prepare(
     project = _import_project(parser)
     parser.check_overrides()
 
+    from lighter.engine.launchers import detect_launch
     from lighter.engine.reproduce import choose_seed, recorded_config
 
-    seed = choose_seed(resolve_seed(parser))
+    # Under torchrun or srun every rank runs this line: rank 0's draw reaches the others.
+    seed = choose_seed(resolve_seed(parser), launch=detect_launch())
     record = recorded_config(parser.config, seed)
     if project is not None:
         # A relative `project` was found from the cwd or the config's folder; the saved config
