@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 BIN = Path(sys.executable).parent
-DDP = ["--trainer#strategy=ddp", "--trainer#max_epochs=1"]
 
 
 def free_port() -> int:
@@ -46,18 +45,6 @@ def finish(processes: list[subprocess.Popen]) -> str:
     return "".join(out for out, _ in outputs)
 
 
-def torchrun(*args: str, nodes: int = 1, per_node: int = 2, node_rank: int = 0, port: int) -> list[str]:
-    return [
-        str(BIN / "torchrun"),
-        f"--nnodes={nodes}",
-        f"--nproc_per_node={per_node}",
-        f"--node_rank={node_rank}",
-        f"--rdzv-endpoint=127.0.0.1:{port}",
-        str(BIN / "lighter"),
-        *args,
-    ]
-
-
 def check_one_run(folder: Path, stdout: str, ranks: int = 2) -> int:
     """One seed printed once and used by every rank, one config.yaml and one checkpoint; the seed."""
     seeds = re.findall(r"^Seed: (\d+)$", stdout, re.MULTILINE)
@@ -73,37 +60,72 @@ def check_one_run(folder: Path, stdout: str, ranks: int = 2) -> int:
     return seed
 
 
+def page_commands() -> dict[str, str]:
+    """The shell commands of docs/scaling_out.md, by the first word that starts them."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "scaling_out.md").read_text()
+    commands = {}
+    for block in re.findall(r"```bash\n(.*?)```", page, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = line.split()
+            if words and words[0] in ("lighter", "torchrun", "srun"):
+                key = f"{words[0]}-nodes" if "--nnodes=2" in words else words[0]
+                commands[key] = re.sub(r" +", " ", line.strip())
+    return commands
+
+
+COMMANDS = page_commands()
+QUICK = "--trainer#max_epochs=1"
+
+
+def test_the_page_has_every_launcher():
+    assert sorted(COMMANDS) == ["lighter", "srun", "torchrun", "torchrun-nodes"]
+
+
+def shell(command: str, cwd: Path, **extra: str) -> subprocess.Popen:
+    """Start ``command`` in bash, with the venv's commands first on PATH (as an activated venv)."""
+    path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    return start(["bash", "-c", command], cwd, PATH=path, **extra)
+
+
+@pytest.mark.slow
+def test_lightnings_launcher(fresh_experiment):
+    folder = fresh_experiment
+    check_one_run(folder, finish([shell(f"{COMMANDS['lighter']} {QUICK}", folder)]))
+
+
 @pytest.mark.slow
 def test_torchrun_one_node_two_processes_then_test(fresh_experiment):
     folder = fresh_experiment
-    port = free_port()
-    out = finish([start(torchrun("fit", "experiment.yaml", *DDP, "--trainer#devices=2", port=port), folder)])
-    check_one_run(folder, out)
+    command = COMMANDS["torchrun"].replace("torchrun ", f"torchrun --master-port={free_port()} ", 1)
+    check_one_run(folder, finish([shell(f"{command} {QUICK}", folder)]))
     (checkpoint,) = folder.rglob("*.ckpt")
-    command = torchrun(
-        "test",
-        "experiment.yaml",
-        *DDP,
-        "--trainer#devices=2",
-        f"--args#test#ckpt_path={checkpoint}",
-        "--trainer#default_root_dir=tested",
-        port=free_port(),
+    test = re.sub(r"--master-port=\d+", f"--master-port={free_port()}", command.replace(" fit ", " test "))
+    out = finish(
+        [shell(f"{test} --args#test#ckpt_path={checkpoint} --trainer#default_root_dir=tested", folder)]
     )
-    out = finish([start(command, folder)])
     assert out.count("test/metrics/MulticlassAccuracy/epoch") == 1  # the table, printed by rank 0
 
 
 @pytest.mark.slow
 def test_torchrun_two_nodes_one_process_each(fresh_experiment):
     folder = fresh_experiment
-    port = free_port()
-    args = ("fit", "experiment.yaml", *DDP, "--trainer#devices=1", "--trainer#num_nodes=2")
-    nodes = [start(torchrun(*args, nodes=2, per_node=1, node_rank=r, port=port), folder) for r in (0, 1)]
+    port = str(free_port())
+    nodes = [
+        shell(
+            f"{COMMANDS['torchrun-nodes']} {QUICK}",
+            folder,
+            NODE_RANK=str(r),
+            HEAD_NODE="127.0.0.1",
+            PORT=port,
+        )
+        for r in (0, 1)
+    ]
     check_one_run(folder, finish(nodes))
 
 
 @pytest.mark.slow
 def test_simulated_slurm_two_tasks(fresh_experiment):
+    """The sbatch script's srun line, as two tasks with the variables srun sets for them."""
     folder = fresh_experiment
     slurm = {
         "SLURM_NTASKS": "2",
@@ -114,8 +136,41 @@ def test_simulated_slurm_two_tasks(fresh_experiment):
         "SLURM_JOB_NAME": "lighter",
         "SLURM_JOB_ID": "4242",
         "SLURM_STEP_ID": "0",
-        "MASTER_PORT": str(free_port()),  # as the sbatch script in docs/scaling_out.md sets it
+        "MASTER_PORT": str(free_port()),  # as the sbatch script sets it
     }
-    command = [str(BIN / "lighter"), "fit", "experiment.yaml", *DDP, "--trainer#devices=2"]
-    tasks = [start(command, folder, **slurm, SLURM_PROCID=str(r), SLURM_LOCALID=str(r)) for r in (0, 1)]
+    command = COMMANDS["srun"].removeprefix("srun ")
+    tasks = [
+        shell(f"{command} {QUICK}", folder, **slurm, SLURM_PROCID=str(r), SLURM_LOCALID=str(r))
+        for r in (0, 1)
+    ]
     check_one_run(folder, finish(tasks))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("options", "first_line"),
+    [
+        pytest.param(
+            "--trainer#devices=2 --trainer#strategy=ddp_spawn",
+            "command line @ trainer#strategy: torchrun already started 2 processes, but the strategy "
+            "starts its own with 'spawn' (every rank would run a separate copy of the whole run) "
+            "(use --trainer#strategy=ddp)",
+            id="ddp_spawn-under-torchrun",
+        ),
+        pytest.param(
+            "--trainer#strategy=ddp",
+            "experiment.yaml:6 @ trainer#devices: torchrun started 2 processes, but trainer#devices × "
+            "trainer#num_nodes is 1 × 1 = 1 (set --trainer#devices=2)",
+            id="world-size-mismatch",
+        ),
+    ],
+)
+def test_a_trainer_that_does_not_fit_the_launcher(options, first_line, fresh_experiment):
+    command = (
+        f"torchrun --nproc_per_node=2 --master-port={free_port()} -m lighter fit experiment.yaml {options}"
+    )
+    process = shell(command, fresh_experiment)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode != 0
+    assert err.count(first_line + "\n") == 2  # each rank says it, before building anything else
+    assert not list(fresh_experiment.rglob("config.yaml"))

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-__all__ = ["Launch", "detect_launch", "agree"]
+from lighter.errors import Location, StageError
+
+__all__ = ["Launch", "detect_launch", "agree", "check_launch"]
 
 # How long a rank waits for rank 0: the default process-group timeout, which Lightning keeps.
 _TIMEOUT = timedelta(minutes=30)
@@ -87,3 +89,45 @@ def agree(key: str, draw: Callable[[], str], launch: Launch | None) -> str:
         store.set(name, value)
         return value
     return store.get(name).decode()
+
+
+def check_launch(trainer: Any, launch: Launch | None, where: Callable[[str], Location | None]) -> None:
+    """Stop before the stage when the Trainer does not fit the processes the launcher started.
+
+    Args:
+        trainer: The built ``Trainer``.
+        launch: The external launcher, if any.
+        where: The location of a config id, for the error.
+
+    Raises:
+        StageError: A strategy that starts its own processes (``ddp_spawn``…) under an external
+            launcher, which would run one whole run per rank; or ``devices × num_nodes`` that differ
+            from the number of processes the launcher started.
+    """
+    if launch is None:
+        return
+    # DDP strategies that start processes themselves keep the start method Lightning passes to
+    # multiprocessing; the one for processes started from outside is "popen".
+    start_method = getattr(trainer.strategy, "_start_method", "popen")
+    if start_method != "popen":
+        raise StageError(
+            f"{launch.name} already started {launch.world_size} processes, but the strategy starts its own "
+            f"with '{start_method}' (every rank would run a separate copy of the whole run)",
+            id="trainer#strategy",
+            location=where("trainer#strategy"),
+            suggestion="use --trainer#strategy=ddp",
+        )
+    devices, nodes = trainer.num_devices, trainer.num_nodes
+    if devices * nodes != launch.world_size:
+        per_node = launch.world_size // nodes if launch.world_size % nodes == 0 else None
+        raise StageError(
+            f"{launch.name} started {launch.world_size} processes, but trainer#devices × trainer#num_nodes "
+            f"is {devices} × {nodes} = {devices * nodes}",
+            id="trainer#devices",
+            location=where("trainer#devices"),
+            suggestion=(
+                f"set --trainer#devices={per_node}"
+                if per_node
+                else f"set trainer#devices × trainer#num_nodes to {launch.world_size}"
+            ),
+        )

@@ -226,9 +226,12 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     In a single process the folder is decided now (the tuner stages swap the Trainer's callbacks
     while they run); in a multi-process run at ``setup``, once the processes can agree on it.
     """
+    from lighter.engine.launchers import check_launch, detect_launch
     from lighter.engine.reproduce import RandomState, attach_config
     from lighter.engine.run_folder import RunFolder
 
+    # Before the run folder: a Trainer that does not fit torchrun/srun must not leave one behind.
+    check_launch(trainer, detect_launch(), locator(prepared.parser))
     attach_config(system, prepared.record)
     folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None)
     # First, so that its `setup` decides the folder before any checkpoint callback resolves its own.
