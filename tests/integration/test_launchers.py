@@ -37,9 +37,9 @@ def start(command: list[str], cwd: Path, **extra: str) -> subprocess.Popen:
     )
 
 
-def finish(processes: list[subprocess.Popen]) -> str:
+def finish(processes: list[subprocess.Popen], timeout: float = 300) -> str:
     """Wait for every process; return their stdout together (fail with their stderr if one failed)."""
-    outputs = [p.communicate(timeout=300) for p in processes]
+    outputs = [p.communicate(timeout=timeout) for p in processes]
     for process, (_, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err[-3000:]
     return "".join(out for out, _ in outputs)

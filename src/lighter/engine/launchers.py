@@ -82,9 +82,9 @@ def agree(key: str, draw: Callable[[], str], launch: Launch | None) -> str:
 
     url = f"tcp://{launch.address}:{launch.port}?rank={launch.rank}&world_size={launch.world_size}"
     store, _, _ = next(rendezvous(url, timeout=_TIMEOUT))
-    _stores.append(store)
     name = f"lighter/{key}/{launch.attempt}"
     if launch.rank == 0:
+        _stores.append(store)
         value = draw()
         store.set(name, value)
         return value
