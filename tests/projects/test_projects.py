@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from lighter.config import ConfigParser
 from lighter.engine.prune import check_stage, prune
@@ -83,11 +84,11 @@ def test_experiment_validates_and_builds_for_its_stages(config, stages, monkeypa
     for stage in stages:
         check_stage(parser.config, stage, parser.location)
         system, trainer = build(prune(parser, Stage(stage)))
-        # A System leaves out the dataloader hooks of modes it has no dataloader for.
+        # A System leaves Lightning's default dataloader hooks for modes it has no dataloader for.
         built = {
             mode
             for mode in ("train", "val", "test", "predict")
-            if getattr(system, f"{mode}_dataloader") is not None
+            if is_overridden(f"{mode}_dataloader", system)
         }
         assert built == STAGE_MODES[stage], stage
 
