@@ -114,8 +114,10 @@ def test_another_project_under_the_working_directory_is_an_error():
     )
     assert result.returncode == 1
     digits = PROJECTS / "digits"
+    lines = (digits / "experiments" / "digits.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith("project:"))
     assert result.stderr.splitlines()[0] == (
-        f"{config}:11:10 @ project: project folder '../' names two different packages: "
+        f"{config}:{line}:10 @ project: project folder '../' names two different packages: "
         f"{PROJECTS / 'segmentation'} (from the working directory) and {digits} (from the folder of "
         f"{config}) (give an absolute path, e.g. --project={digits}, or run from {digits / 'experiments'})"
     )
