@@ -162,8 +162,9 @@ def _pair_batch(batch: Any) -> tuple[Any, Any, Any]:
 
 
 def _predict_batch(batch: Any) -> tuple[Any, Any, Any]:
-    # A TensorDataset of inputs alone yields one-element batches; unwrap them.
-    if isinstance(batch, list | tuple) and len(batch) == 1:
+    # A TensorDataset of inputs alone yields one-element batches, and the labelled dataset of val/test
+    # yields (input, target): either way the input comes first. Any other batch is the input itself.
+    if isinstance(batch, list | tuple) and batch:
         return batch[0], None, None
     return batch, None, None
 

@@ -23,10 +23,12 @@ Metric names are the dict keys given, or the class names for a single metric or 
 ``total`` (the output dict's ``loss`` is that total). Without a criterion, val computes metrics only;
 test never computes a loss.
 
-Hooks exist only for modes with a dataloader: the others' ``*_step``/``*_dataloader`` attributes are
-``None`` on the instance, which Lightning's ``is_overridden`` reads as "not defined". Dataloaders
-come from the System only; a stage whose dataloader is missing fails with a :class:`StageError`
-from ``configure_callbacks``, the first hook a Trainer calls.
+Hooks exist only for modes with a dataloader: for the others, ``*_step``/``*_dataloader`` read as
+LightningModule's own defaults, which Lightning's ``is_overridden`` takes for "not defined" (so no
+val loop runs without a val dataloader), while any callback that inspects a hook (a prediction
+writer's ``setup`` in fit) still finds a real method, never ``None``. Dataloaders come from the
+System only; a stage whose dataloader is missing fails with a :class:`StageError` from
+``configure_callbacks``, the first hook a Trainer calls.
 """
 
 from __future__ import annotations
@@ -50,12 +52,36 @@ __all__ = ["System"]
 
 # Which dataloader each Trainer entry point needs (lr_find and scale_batch_size run `fit`).
 _STAGE_MODE = {"fit": "train", "validate": "val", "test": "test", "predict": "predict"}
-_HOOKS = {
-    "train": ("training_step", "train_dataloader"),
-    "val": ("validation_step", "val_dataloader"),
-    "test": ("test_step", "test_dataloader"),
-    "predict": ("predict_step", "predict_dataloader"),
-}
+
+
+class _ModeHook:
+    """A Lightning hook that exists only when the System has a dataloader for its mode.
+
+    Read from a System without that dataloader, it gives LightningModule's own default method:
+    Lightning's ``is_overridden`` compares code objects and so sees the hook as absent (no loop
+    runs, nothing warns), and a callback that inspects the hook gets a real method. Nothing is
+    stored on the instance, so a System still pickles (``ddp_spawn``, spawned workers).
+    """
+
+    def __init__(self, mode: str, function: Any) -> None:
+        self.mode = mode
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self.function
+        if self.mode in instance.__dict__.get("_loaders", ()):
+            return self.function.__get__(instance, owner)
+        return getattr(pl.LightningModule, self.name).__get__(instance, owner)
+
+
+def _mode_hook(mode: str) -> Any:
+    """Declare the decorated method a hook of ``mode`` (see :class:`_ModeHook`)."""
+    return lambda function: _ModeHook(mode, function)
 
 
 class System(pl.LightningModule):
@@ -134,12 +160,6 @@ class System(pl.LightningModule):
         }
         self._loss_sums: dict[str, dict[str, torch.Tensor]] = {}
         self._loss_counts: dict[str, int] = {}
-        # Lightning asks `is_overridden(hook, instance)`, which reads the instance first: a None
-        # attribute makes the hook absent, so modes without a dataloader never run or warn.
-        for mode, hooks in _HOOKS.items():
-            if mode not in loaders:
-                for hook in hooks:
-                    setattr(self, hook, None)
 
     # --- the step ------------------------------------------------------------------------------
 
@@ -269,29 +289,37 @@ class System(pl.LightningModule):
             self._loss_counts[mode] += 1
         return loss
 
-    # --- Lightning hooks (set to None in __init__ for modes without a dataloader) -------------
+    # --- Lightning hooks (LightningModule's defaults for modes without a dataloader) ------------
 
+    @_mode_hook("train")
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
         return self._step(batch, "train")
 
+    @_mode_hook("val")
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         return self._step(batch, "val")
 
+    @_mode_hook("test")
     def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         return self._step(batch, "test")
 
+    @_mode_hook("predict")
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         return self._step(batch, "predict")
 
+    @_mode_hook("train")
     def train_dataloader(self) -> DataLoader:
         return self._loaders["train"]
 
+    @_mode_hook("val")
     def val_dataloader(self) -> DataLoader:
         return self._loaders["val"]
 
+    @_mode_hook("test")
     def test_dataloader(self) -> DataLoader:
         return self._loaders["test"]
 
+    @_mode_hook("predict")
     def predict_dataloader(self) -> DataLoader:
         return self._loaders["predict"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 
 import pytest
@@ -13,10 +14,12 @@ from lighter.errors import ConfigError, Location
 @pytest.fixture
 def clean_modules():
     saved = {n: m for n, m in sys.modules.items() if n == "project" or n.startswith("project.")}
+    path = list(sys.path)
     yield
     for name in [n for n in sys.modules if n == "project" or n.startswith("project.")]:
         del sys.modules[name]
     sys.modules.update(saved)
+    sys.path[:] = path
 
 
 def make_project(folder, value):
@@ -26,11 +29,35 @@ def make_project(folder, value):
     return folder
 
 
-def test_relative_path_prefers_working_directory(tmp_path, monkeypatch):
+def test_relative_path_from_the_working_directory(tmp_path, monkeypatch):
     make_project(tmp_path / "cwd" / "proj", "cwd")
-    make_project(tmp_path / "cfg" / "proj", "cfg")
+    (tmp_path / "cfg").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     assert find_project("proj", [tmp_path / "cfg" / "exp.yaml"]) == (tmp_path / "cwd" / "proj").resolve()
+
+
+def test_two_different_packages_are_an_error(tmp_path, monkeypatch):
+    """From projects/segmentation/metrics, the digits config's `project: ../` names both projects."""
+    make_project(tmp_path / "segmentation", "segmentation")
+    (tmp_path / "segmentation" / "metrics").mkdir()
+    make_project(tmp_path / "digits", "digits")
+    (tmp_path / "digits" / "experiments").mkdir()
+    monkeypatch.chdir(tmp_path / "segmentation" / "metrics")
+    config = "../../digits/experiments/digits.yaml"
+    with pytest.raises(ConfigError) as info:
+        find_project("../", [config], location=Location(config, 11))
+    assert str(info.value) == (
+        f"{config}:11 @ project: project folder '../' names two different packages: "
+        f"{tmp_path / 'segmentation'} (from the working directory) and {tmp_path / 'digits'} "
+        f"(from the folder of {config}) (give an absolute path, e.g. --project={tmp_path / 'digits'}, "
+        f"or run from {tmp_path / 'digits' / 'experiments'})"
+    )
+
+
+def test_one_package_named_two_ways_is_no_ambiguity(tmp_path, monkeypatch):
+    make_project(tmp_path / "proj", "cfg")
+    monkeypatch.chdir(tmp_path)
+    assert find_project("proj", ["exp.yaml"]) == (tmp_path / "proj").resolve()
 
 
 def test_relative_path_falls_back_to_config_folder(tmp_path, monkeypatch):
@@ -69,6 +96,19 @@ def test_second_project_replaces_the_first(tmp_path, clean_modules):
     module = import_project(make_project(tmp_path / "b" / "proj", "b"))
     assert module.VALUE == "b"
     assert sys.modules["project.models"].VALUE == "b"
+
+
+def test_spawned_process_unpickles_project_objects(tmp_path, clean_modules):
+    """A pickled `project` object reaches a process started with "spawn", which imports `project` anew."""
+    folder = make_project(tmp_path / "not_named_project", "spawned")
+    (folder / "models.py").write_text(
+        "VALUE = 'spawned'\n\nclass Thing:\n    def __repr__(self):\n        return 'Thing from ' + VALUE\n"
+    )
+    module = import_project(folder)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        # repr runs in the child, on the Thing it unpickled there
+        # (a child that cannot unpickle the task never answers: time out rather than hang)
+        assert pool.apply_async(repr, (module.models.Thing(),)).get(timeout=120) == "Thing from spawned"
 
 
 def test_missing_folder(tmp_path, monkeypatch):

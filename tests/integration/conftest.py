@@ -99,7 +99,7 @@ def run_lighter(
     *args: str, cwd: Path, script: bool = False, timeout: float = 540
 ) -> subprocess.CompletedProcess:
     """Run ``lighter ARGS`` in ``cwd``: the console script when ``script``, else ``python -m lighter``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LIGHTER_DEBUG", "LIGHTER_SEED")}
+    env = {k: v for k, v in os.environ.items() if k not in ("LIGHTER_DEBUG", "PL_GLOBAL_SEED")}
     env["PYTHONWARNINGS"] = "ignore"  # keep captured output readable; behaviour is unchanged
     command = [str(Path(sys.executable).parent / "lighter")] if script else [sys.executable, "-m", "lighter"]
     return subprocess.run(
@@ -112,6 +112,13 @@ def experiment(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("experiment")
     write_experiment(folder)
     return folder
+
+
+@pytest.fixture
+def fresh_experiment(tmp_path) -> Path:
+    """A folder of its own with the experiment, for a test that must not see other runs' outputs."""
+    write_experiment(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -216,7 +216,7 @@ def test_alias_bomb_fails_fast_with_flat_memory(experiment):
 
 def _imports_and_errors(folder: Path, *args: str) -> tuple[str, set[str]]:
     """Run the command with ``-X importtime``: its error lines and the modules it imported."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LIGHTER_DEBUG", "LIGHTER_SEED")}
+    env = {k: v for k, v in os.environ.items() if k not in ("LIGHTER_DEBUG", "PL_GLOBAL_SEED")}
     env["PYTHONWARNINGS"] = "ignore"
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "lighter", "fit", *args],

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from lighter.config import ConfigParser
 from lighter.engine.prune import check_stage, prune
@@ -85,11 +86,11 @@ def test_experiment_validates_and_builds_for_its_stages(config, stages, monkeypa
     for stage in stages:
         check_stage(parser.config, stage, parser.location)
         system, trainer = build(prune(parser, Stage(stage)))
-        # A System leaves out the dataloader hooks of modes it has no dataloader for.
+        # A System leaves Lightning's default dataloader hooks for modes it has no dataloader for.
         built = {
             mode
             for mode in ("train", "val", "test", "predict")
-            if getattr(system, f"{mode}_dataloader") is not None
+            if is_overridden(f"{mode}_dataloader", system)
         }
         assert built == STAGE_MODES[stage], stage
 
@@ -104,6 +105,24 @@ def test_project_is_found_from_any_working_directory(config, from_experiments_fo
     monkeypatch.chdir(path.parent if from_experiments_folder else ROOT)
     parser = load(path.name if from_experiments_folder else config)
     assert find_project(parser.get("project"), parser.files) == path.parent.parent
+
+
+def test_another_project_under_the_working_directory_is_an_error():
+    """From projects/segmentation/metrics, the digits config's `project: ../` names both projects."""
+    cwd = PROJECTS / "segmentation" / "metrics"
+    config = "../../digits/experiments/digits.yaml"
+    result = subprocess.run(
+        [str(LIGHTER), "fit", config], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 1
+    digits = PROJECTS / "digits"
+    lines = (digits / "experiments" / "digits.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith("project:"))
+    assert result.stderr.splitlines()[0] == (
+        f"{config}:{line}:10 @ project: project folder '../' names two different packages: "
+        f"{PROJECTS / 'segmentation'} (from the working directory) and {digits} (from the folder of "
+        f"{config}) (give an absolute path, e.g. --project={digits}, or run from {digits / 'experiments'})"
+    )
 
 
 # --- end to end, through the `lighter` command -------------------------------------------------

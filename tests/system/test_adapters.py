@@ -48,7 +48,9 @@ def test_batch_adapter_reads_fields(adapter, batch, expected):
         pytest.param("test", ["x", "y", "extra"], ("x", "y", None), id="test-longer-tuple"),
         pytest.param("predict", ("x",), ("x", None, None), id="predict-one-element"),
         pytest.param("predict", "x", ("x", None, None), id="predict-bare"),
-        pytest.param("predict", ("x", "y"), (("x", "y"), None, None), id="predict-pair-is-the-input"),
+        pytest.param("predict", ("x", "y"), ("x", None, None), id="predict-labelled-pair"),
+        pytest.param("predict", ["x", "y", "z"], ("x", None, None), id="predict-longer-list"),
+        pytest.param("predict", {"image": "x"}, ({"image": "x"}, None, None), id="predict-dict-is-the-input"),
     ],
 )
 def test_default_batch_adapters(mode, batch, expected):

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import csv
+import pickle
 import warnings
 
 import pytest
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.tuner import Tuner
+from pytorch_lightning.utilities.model_helpers import is_overridden
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchmetrics import Accuracy
 
 from lighter import System
 from lighter.adapters import BatchAdapter, CriterionAdapter, LoggingAdapter, MetricsAdapter
+from lighter.callbacks import FileWriter, TableWriter
 from lighter.errors import AdapterError, LighterError, StageError, SystemError_, ValidationError
 
 
@@ -345,15 +349,46 @@ def test_system_saves_no_hyperparameters(loader):
 # --- hooks and errors -----------------------------------------------------------------------------
 
 
-def test_fit_without_val_neither_validates_nor_warns(loader, trainer):
+def test_fit_without_val_neither_validates_nor_warns(loader, trainer, tmp_path):
     system = make_system({"train": loader()})
-    assert system.validation_step is None and system.val_dataloader is None
+    assert not is_overridden("validation_step", system) and not is_overridden("val_dataloader", system)
+    # A prediction writer inspects predict_step at setup, in every stage: it must find a method.
+    writer = TableWriter(tmp_path / "rows.csv", "tensor")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run = trainer()
+        run = trainer(callbacks=[writer])
         run.fit(system)
     assert not [w for w in caught if "val" in str(w.message).lower()]
     assert not any(name.startswith("val/") for name in run.logged_metrics)
+    assert run.global_step == 4 and not (tmp_path / "rows.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("stage", "modes"),
+    [("fit", ("train", "val")), ("validate", ("val",)), ("test", ("test",)), ("predict", ("predict",))],
+)
+def test_writers_in_every_stage_write_only_in_predict(stage, modes, dataset, loader, trainer, tmp_path):
+    """Writers in the callbacks of every stage, and the dataloaders the runner keeps for each stage."""
+    system = make_system({mode: loader() for mode in modes})  # (x, y) batches, in predict too
+    writers = [FileWriter(tmp_path / "files", "tensor"), TableWriter(tmp_path / "rows.csv", "tensor")]
+    getattr(trainer(callbacks=writers), stage)(system)
+    written = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    if stage != "predict":
+        assert written == []
+        return
+    assert len(written) == 64 + 1  # one file per sample, and the table
+    x, _ = dataset.tensors
+    first = torch.load(tmp_path / "files" / "0.pt", weights_only=True)
+    assert torch.allclose(first, system.model(x[:1])[0])  # the model saw the input alone
+
+
+def test_hooks_of_modes_without_a_dataloader_are_lightnings_defaults(loader):
+    system = make_system({"train": loader()})
+    for hook in ("validation_step", "test_step", "predict_step", "val_dataloader", "predict_dataloader"):
+        assert getattr(system, hook).__func__ is getattr(pl.LightningModule, hook), hook
+    assert is_overridden("training_step", system) and is_overridden("train_dataloader", system)
+    # nothing is stored on the instance: a System pickles, as ddp_spawn and spawned workers need
+    assert isinstance(pickle.loads(pickle.dumps(system)), System)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 import yaml
 
 from lighter.atomic import atomic_write, os_reason
+from lighter.engine.launchers import Launch, agree
 from lighter.errors import StageError
 
 __all__ = [
@@ -34,8 +35,8 @@ __all__ = [
     "RandomState",
 ]
 
-SEED_ENV = "LIGHTER_SEED"
-"""Carries a drawn seed to the child processes a multi-process strategy launches."""
+SEED_ENV = "PL_GLOBAL_SEED"
+"""Carries the seed to the child processes Lightning's launcher starts (Lightning's own variable)."""
 
 CONFIG_FILE = "config.yaml"
 
@@ -43,18 +44,21 @@ CONFIG_FILE = "config.yaml"
 _MAX_SEED = 2**31 - 1
 
 
-def choose_seed(configured: int | None, environ: Mapping[str, str] = os.environ) -> int:
+def choose_seed(
+    configured: int | None, environ: Mapping[str, str] = os.environ, launch: Launch | None = None
+) -> int:
     """Return the seed to use: the configured one, else the one a parent process drew, else a new one.
 
-    Child processes of a DDP launch re-run the same command line; they find the parent's draw in
-    ``environ`` and so seed exactly like it.
+    Child processes of Lightning's DDP launcher re-run the same command line; they find the
+    parent's seed in ``environ`` (``PL_GLOBAL_SEED``, as Lightning's ``seed_everything`` reads it).
+    The ranks of an external ``launch`` (torchrun, SLURM) all take rank 0's draw.
     """
     if configured is not None:
         return int(configured)
     inherited = environ.get(SEED_ENV, "").strip()
     if inherited.isdigit():
         return int(inherited)
-    return random.SystemRandom().randint(0, _MAX_SEED)
+    return int(agree("seed", lambda: str(random.SystemRandom().randint(0, _MAX_SEED)), launch))
 
 
 @contextmanager

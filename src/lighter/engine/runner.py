@@ -290,9 +290,11 @@ def prepare(
     parser.check_overrides()
     configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
 
+    from lighter.engine.launchers import detect_launch
     from lighter.engine.reproduce import choose_seed, recorded_config
 
-    seed = choose_seed(configured_seed)
+    # Under torchrun or srun every rank runs this line: rank 0's draw reaches the others.
+    seed = choose_seed(configured_seed, launch=detect_launch())
     record = recorded_config(parser.config, seed)
     if project is not None:
         # A relative `project` was found from the cwd or the config's folder; the saved config
@@ -308,9 +310,12 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     while they run); in a multi-process run at ``setup``, once the processes can agree on it.
     """
     from lighter.engine.checkpoint_io import use_atomic_checkpoints
+    from lighter.engine.launchers import check_launch, detect_launch
     from lighter.engine.reproduce import RandomState, attach_config
     from lighter.engine.run_folder import RunFolder
 
+    # Before the run folder: a Trainer that does not fit torchrun/srun must not leave one behind.
+    check_launch(trainer, detect_launch(), locator(prepared.parser))
     attach_config(system, prepared.record)
     use_atomic_checkpoints(trainer)
     folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None)
