@@ -64,7 +64,11 @@ BAD_FILES = {
             "broken_utf16.yaml:1:4: the file is not UTF-16 text: byte 0x00 cannot be decoded",
             id="utf-16-with-a-lone-surrogate",
         ),
-        pytest.param(["folder.yaml"], "cannot read config file 'folder.yaml': it is a folder", id="folder"),
+        pytest.param(
+            ["folder.yaml"],
+            "command line: 'folder.yaml' is not a run folder: it has no config.yaml",
+            id="folder",  # a folder given as CONFIG is read as a run folder to resume
+        ),
         pytest.param(
             ["loop.yaml"],
             "cannot read config file 'loop.yaml': too many levels of symbolic links",
