@@ -34,12 +34,13 @@ System only; a stage whose dataloader is missing fails with a :class:`StageError
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader
 
 from lighter._system.arguments import MODES, ModeAdapters, parse_adapters, parse_metrics, parse_scheduler
@@ -87,6 +88,9 @@ def _mode_hook(mode: str) -> Any:
 class System(pl.LightningModule):
     """A LightningModule built from parts, as a config describes them.
 
+    The annotations are precise: the config engine checks every argument against them before the
+    System is built (``system#scheduler: 5`` is reported at its line, before any data is loaded).
+
     Args:
         model: The network.
         dataloaders: ``{"train"|"val"|"test"|"predict": DataLoader}``; only modes given here get hooks.
@@ -106,11 +110,13 @@ class System(pl.LightningModule):
         model: nn.Module,
         dataloaders: Mapping[str, DataLoader | None],
         optimizer: torch.optim.Optimizer | None = None,
-        scheduler: Any = None,
-        criterion: Any = None,
+        scheduler: LRScheduler | Mapping[str, Any] | None = None,
+        criterion: Callable[..., Any] | None = None,
+        # What a mode's metrics may be is checked below, entry by entry, with a message that says
+        # which forms work; the annotation checks only the outer mapping.
         metrics: Mapping[str, Any] | None = None,
         adapters: Mapping[str, Mapping[str, Any] | None] | None = None,
-        inferer: Any = None,
+        inferer: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
         problems: list[LighterError] = []

@@ -25,6 +25,7 @@ from lighter.errors import (
     LighterError,
     Location,
     TargetImportError,
+    ValidationError,
     closest,
     did_you_mean,
 )
@@ -35,7 +36,9 @@ __all__ = [
     "is_component",
     "is_disabled",
     "locate",
+    "argument_problems",
     "check_arguments",
+    "check_types",
     "call_target",
     "locate_error",
 ]
@@ -176,6 +179,86 @@ def _parameters(target: Callable) -> tuple[list[inspect.Parameter], bool, bool] 
     return params, var_positional, var_keyword
 
 
+def argument_problems(
+    target: Any,
+    name: str,
+    args: list | None,
+    kwargs: dict,
+    *,
+    partial: bool,
+    id: str,  # noqa: A002
+    where: Callable[[str], Location | None],
+) -> list[ArgumentError]:
+    """Every way the arguments do not fit ``target``'s signature (see :func:`check_arguments`).
+
+    ``args`` is ``None`` when the positional arguments are not known yet (an ``@``/``$`` value):
+    then only the keyword names are checked.
+    """
+    try:
+        info = _parameters(target)
+    except TypeError:  # unhashable callable: inspect it directly
+        info = _parameters.__wrapped__(target)
+    if info is None:
+        return []
+    params, var_positional, var_keyword = info
+    problems: list[ArgumentError] = []
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if args is not None and len(args) > len(positional) and not var_positional:
+        problems.append(
+            ArgumentError(
+                f"{name} takes {len(positional)} positional arguments but _args_ gives {len(args)}",
+                id=id,
+                location=where("_args_"),
+            )
+        )
+    keyword_names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not var_keyword:
+        for key in kwargs:
+            if key not in keyword_names:
+                near = _closest_argument(key, [k for k in keyword_names if k not in kwargs])
+                hint = f"did you mean '{near}'?" if near else None
+                # The right name may be set as well: `out_feature` merged next to `out_features`.
+                near = near or _closest_argument(key, [k for k in keyword_names if k in kwargs])
+                if hint is None and near is not None:
+                    hint = f"did you mean '{near}', which is already set at {where(near)}?"
+                problems.append(
+                    ArgumentError(
+                        f"{name} got an unexpected argument '{key}'",
+                        id=id,
+                        location=where(key),
+                        suggestion=hint,
+                    )
+                )
+    if partial or args is None:
+        return problems
+    bound = {p.name for p in positional[: len(args)]}
+    for key in kwargs:
+        if key in bound:
+            problems.append(
+                ArgumentError(
+                    f"{name} got argument '{key}' both from _args_ and by name", id=id, location=where(key)
+                )
+            )
+    missing = [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and p.name not in bound
+        and p.name not in kwargs
+    ]
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        problems.append(
+            ArgumentError(
+                f"{name} is missing required argument{'s' if len(missing) > 1 else ''} {names}",
+                id=id,
+                location=where(""),
+            )
+        )
+    return problems
+
+
 def check_arguments(
     target: Any,
     name: str,
@@ -198,58 +281,31 @@ def check_arguments(
         where: Location of an argument by name (``""``: the component itself).
 
     Raises:
-        ArgumentError: An unexpected or missing argument, or too many positional ones.
+        ArgumentError: An unexpected or missing argument, or too many positional ones (the first).
     """
-    try:
-        info = _parameters(target)
-    except TypeError:  # unhashable callable: inspect it directly
-        info = _parameters.__wrapped__(target)
-    if info is None:
-        return
-    params, var_positional, var_keyword = info
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(args) > len(positional) and not var_positional:
-        raise ArgumentError(
-            f"{name} takes {len(positional)} positional arguments but _args_ gives {len(args)}",
-            id=id,
-            location=where("_args_"),
-        )
-    keyword_names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    if not var_keyword:
-        for key in kwargs:
-            if key not in keyword_names:
-                near = _closest_argument(key, [k for k in keyword_names if k not in kwargs])
-                hint = f"did you mean '{near}'?" if near else None
-                # The right name may be set as well: `out_feature` merged next to `out_features`.
-                near = near or _closest_argument(key, [k for k in keyword_names if k in kwargs])
-                if hint is None and near is not None:
-                    hint = f"did you mean '{near}', which is already set at {where(near)}?"
-                raise ArgumentError(
-                    f"{name} got an unexpected argument '{key}'", id=id, location=where(key), suggestion=hint
-                )
-    if partial:
-        return
-    bound = {p.name for p in positional[: len(args)]}
-    for key in kwargs:
-        if key in bound:
-            raise ArgumentError(
-                f"{name} got argument '{key}' both from _args_ and by name", id=id, location=where(key)
-            )
-    missing = [
-        p.name
-        for p in params
-        if p.default is p.empty
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        and p.name not in bound
-        and p.name not in kwargs
-    ]
-    if missing:
-        names = ", ".join(f"'{m}'" for m in missing)
-        raise ArgumentError(
-            f"{name} is missing required argument{'s' if len(missing) > 1 else ''} {names}",
-            id=id,
-            location=where(""),
-        )
+    problems = argument_problems(target, name, args, kwargs, partial=partial, id=id, where=where)
+    if problems:
+        raise problems[0]
+
+
+def check_types(
+    target: Any,
+    args: list,
+    kwargs: dict,
+    *,
+    id: str,  # noqa: A002
+    where: Callable[[str], Location | None],
+) -> None:
+    """Check each argument value against ``target``'s annotation (see :mod:`.typecheck`).
+
+    Raises:
+        ArgumentError: A value that does not fit (all of them together in a ``ValidationError``).
+    """
+    from lighter.config.typecheck import type_problems
+
+    problems = type_problems(target, args, kwargs, id=id, where=where)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ValidationError(problems)
 
 
 def call_target(
@@ -271,7 +327,7 @@ def call_target(
 
     Raises:
         ConfigError: An unknown ``_mode_``.
-        ArgumentError: Arguments that do not fit the signature.
+        ArgumentError: Arguments that do not fit the signature or its annotations.
         InstantiationError: The target raised, or the debugger was quit; the original exception is
             chained.
     """
@@ -286,6 +342,7 @@ def call_target(
     if not callable(target):  # MONAI returns such a target as it is
         return target
     check_arguments(target, name, args, kwargs, partial=mode == "callable", id=id, where=where)
+    check_types(target, args, kwargs, id=id, where=where)
     try:
         if debug:
             breakpoint()  # MONAI's `_debug_`: step from here into the build below

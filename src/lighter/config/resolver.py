@@ -263,8 +263,8 @@ class Resolver:
                 )
             args = list(given)
 
-        def where(key: str):
-            return self.graph.where(children[key]) if key in children else self.graph.where(id_)
+        def where(key: str):  # key: an argument, or a path inside one ("callbacks#0")
+            return self.graph.where(f"{id_}#{key}" if key and id_ else key or id_)
 
         try:
             return call_target(target, str(name), mode, args, kwargs, id=id_, where=where, debug=debug)
