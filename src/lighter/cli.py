@@ -1,6 +1,7 @@
 """The ``lighter`` command: ``lighter <stage> CONFIG [--id=value ...]``.
 
-One subcommand per row of the stage table. Torch, Lightning and MONAI are imported only inside a
+One subcommand per row of the stage table, plus ``check`` and ``show`` to inspect a config
+without running it. Torch, Lightning and MONAI are imported only inside a
 command's body, so ``lighter --help`` and ``lighter <stage> --help`` answer instantly.
 """
 
@@ -229,6 +230,109 @@ def _sweep(
         run_sweep(config, list(ctx.args), say=lambda line: typer.echo(line))
 
     _guarded("sweep", config, action, debug)
+
+
+# --- inspecting a config without running it -----------------------------------------------------
+
+_INSPECT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+_STAGE_HELP = "Prune for this stage and check/show only what it builds."
+
+
+def _inspect(config: str, command: str, debug: bool, action: Callable[[], int]) -> None:
+    """Run ``action`` (which returns the exit status) and turn a LighterError into exit status 1."""
+    from lighter.errors import COMMAND_LINE, LighterError, OverrideError
+
+    debug = _debug_requested(debug)
+    try:
+        if config.startswith("-"):
+            raise OverrideError(
+                f"expected CONFIG before the overrides, got '{config}'",
+                location=COMMAND_LINE,
+                suggestion=f"lighter {command} CONFIG [--id=value ...]",
+            )
+        status = action()
+    except LighterError as error:
+        if debug:
+            traceback.print_exc()
+        else:
+            typer.echo(_short(str(error)), err=True)
+            typer.echo("(run with --debug for the full traceback)", err=True)
+        raise typer.Exit(1) from None
+    if status:
+        raise typer.Exit(status)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+@app.command(
+    name="check",
+    help="Check a whole config without building anything: targets, arguments and their types, "
+    "references, expressions, structure and the stage's parts. Prints every problem at once; "
+    "exit status 1 if there is any. Without --stage, the whole config is checked, for each stage "
+    "whose dataloader it sets up (fit when none).",
+    short_help="Check a config without running it (every problem at once).",
+    options_metavar="[--stage STAGE] [--debug] [--ID=VALUE ...]",
+    context_settings=_INSPECT_SETTINGS,
+)
+def check(
+    ctx: typer.Context,
+    config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
+    stage: Stage | None = typer.Option(None, "--stage", help=_STAGE_HELP, show_default=False),  # noqa: B008
+    debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+) -> None:
+    def action() -> int:
+        from lighter.engine.check import check_config
+        from lighter.errors import ValidationError
+
+        report = check_config(config, list(ctx.args), stage)
+        stages = ", ".join(s.value for s in report.stages)
+        if report.ok:
+            counts = ", ".join(
+                _count(n, what)
+                for n, what in (
+                    (report.components, "component"),
+                    (report.references, "reference"),
+                    (report.expressions, "expression"),
+                )
+            )
+            typer.echo(f"OK: {config} is ready for {stages} ({counts} checked; nothing built)")
+            return 0
+        problems = [p for e in report.problems for p in (e.errors if isinstance(e, ValidationError) else [e])]
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(
+            f"{_count(len(problems), 'problem')} in {config} (checked for {stages}; nothing built)", err=True
+        )
+        return 1
+
+    _inspect(config, "check", debug, action)
+
+
+@app.command(
+    name="show",
+    help="Print the merged config (after overrides; pruned with --stage) as YAML, each value "
+    "followed by where it came from (file:line or command line). With --resolved, % macros are "
+    "expanded and each @ reference says what it stands for. Nothing is built.",
+    short_help="Print the merged config with where each value came from.",
+    options_metavar="[--stage STAGE] [--resolved] [--debug] [--ID=VALUE ...]",
+    context_settings=_INSPECT_SETTINGS,
+)
+def show(
+    ctx: typer.Context,
+    config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
+    stage: Stage | None = typer.Option(None, "--stage", help=_STAGE_HELP, show_default=False),  # noqa: B008
+    resolved: bool = typer.Option(False, "--resolved", help="Expand % macros; say what each @ stands for."),
+    debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+) -> None:
+    def action() -> int:
+        from lighter.engine.show import show_config
+
+        typer.echo(show_config(config, list(ctx.args), stage, resolved), nl=False)
+        return 0
+
+    _inspect(config, "show", debug, action)
 
 
 def main() -> None:

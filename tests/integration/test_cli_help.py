@@ -34,11 +34,11 @@ def probe(*args):
     ).stdout
 
 
-def test_root_help_lists_the_six_stages_without_heavy_imports():
+def test_root_help_lists_the_six_stages_then_check_and_show_without_heavy_imports():
     out = probe("--help")
     commands = out.split("Commands:")[1].splitlines()
     listed = [line.split()[0] for line in commands if line.startswith("  ") and not line.startswith("   ")]
-    assert listed == [*STAGES, "sweep"]
+    assert listed == [*STAGES, "sweep", "check", "show"]
     assert out.rstrip().endswith("HEAVY: []")
 
 
@@ -46,6 +46,19 @@ def test_sweep_help_is_instant_and_imports_no_optuna():
     out = probe("sweep", "--help")
     assert "Usage: lighter sweep CONFIG [--debug] [--ID=VALUE ...]\n" in out
     assert "monitor: val/metrics/accuracy/epoch" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("check", "Usage: lighter check [--stage STAGE] [--debug] [--ID=VALUE ...] {CONFIG}"),
+        ("show", "Usage: lighter show [--stage STAGE] [--resolved] [--debug] [--ID=VALUE ...] {CONFIG}"),
+    ],
+)
+def test_check_and_show_help(command, usage):
+    out = probe(command, "--help")
+    assert usage in " ".join(out.split())  # click wraps a long usage line
+    assert "fit|validate|test|predict|lr_find|scale_batch_size" in out
     assert out.rstrip().endswith("HEAVY: []")
 
 

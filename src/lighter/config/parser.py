@@ -23,7 +23,14 @@ from lighter.config.loader import Locations, load_file
 from lighter.config.merge import container_key, copy_tree, forget_locations, merge_into
 from lighter.config.overrides import apply_override, check_new_keys, parse_overrides
 from lighter.config.resolver import Resolver, run_imports
-from lighter.errors import COMMAND_LINE, ConfigSyntaxError, Location, MissingReferenceError, did_you_mean
+from lighter.errors import (
+    COMMAND_LINE,
+    ConfigSyntaxError,
+    LighterError,
+    Location,
+    MissingReferenceError,
+    did_you_mean,
+)
 
 # The MONAI-compatible facades (items, ReferenceResolver) are imported where used: the fast path
 # never needs them.
@@ -419,6 +426,25 @@ class ConfigParser:
             return _resolve_default(kwargs["default"], kwargs)
         flags = (bool(kwargs.get("instantiate", True)), bool(kwargs.get("eval_expr", True)))
         return self._resolver(graph, flags).resolve(id_)
+
+    def find_problems(self, roots: Iterable[str] | None = None) -> list[LighterError]:
+        """Every problem resolution would meet that can be seen without building anything.
+
+        Targets are imported to read their signatures; nothing is called (see
+        :mod:`lighter.config.static_check`). A problem that stops parsing (a ``%`` macro naming a
+        missing id or file) is returned alone.
+
+        Args:
+            roots: Check only what resolving these ids reaches (``None``: everything).
+        """
+        from lighter.config.static_check import find_graph_problems
+
+        try:
+            if self._graph is None:
+                self.parse(reset=True)
+        except LighterError as error:
+            return [error]
+        return find_graph_problems(self._graph, self._names, roots)
 
     def _base_dir(self, id_: str) -> Path | None:
         for candidate in ids.ancestors(id_):

@@ -1,8 +1,9 @@
 """Run one stage of an experiment: a pipeline of steps that each return a value.
 
-prepare (load → override → validate → check the stage → prune → import ``project`` → choose the
-seed) → seed → build → attach (record the config, decide the run folder) → execute (run the stage
-with ``args#<stage>`` → report). :mod:`lighter.api` composes the same steps for notebooks.
+prepare (load → override → validate → check the stage → prune → check references → import
+``project`` → pre-flight: targets, arguments, literal types, expression names → choose the seed)
+→ seed → build → attach (record the config, decide the run folder) → execute (run the stage with
+``args#<stage>`` → report). :mod:`lighter.api` composes the same steps for notebooks.
 
 Nothing is built before the structure is validated and the config pruned for the stage, so a
 ``test`` run never builds the training data, and a mistake surfaces before any heavy work.
@@ -24,7 +25,7 @@ from lighter.engine.prune import check_stage, prune
 from lighter.engine.resume import Resume, plan_resume
 from lighter.engine.schema import is_reference, validate_structure
 from lighter.engine.stages import Stage, stage_spec
-from lighter.errors import ConfigError, Location, StageError, did_you_mean
+from lighter.errors import ConfigError, Location, StageError, ValidationError, did_you_mean
 
 __all__ = [
     "MAX_SEED",
@@ -285,9 +286,15 @@ def prepare(
             _check_checkpoint(parser, f"args#{stage.value}", parser.get(ckpt_id))
     pruned = prune(parser, stage) if stage is not None else parser
     # What the stage builds: `vars` and `_meta_` only matter where something refers to them.
-    check_references(pruned.graph, [key for key in pruned.config if key not in ("vars", "_meta_")])
+    roots = [key for key in pruned.config if key not in ("vars", "_meta_")]
+    check_references(pruned.graph, roots)
     project = _import_project(parser)
     parser.check_overrides()
+    # Everything else visible without building (targets, argument names and literal types,
+    # expression names) is reported now, all at once, before a dataset or model is constructed.
+    problems = pruned.find_problems(roots)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ValidationError(problems)
     configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
 
     from lighter.engine.launchers import detect_launch

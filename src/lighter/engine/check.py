@@ -1,0 +1,141 @@
+"""``lighter check``: a pre-flight of a whole experiment, with every problem reported at once.
+
+The same steps as a run up to the point where it would build: load and override, validate the
+structure, check that each stage has the parts it needs, prune for the stage, import the
+``project`` folder, then the config engine's own pre-flight (targets, signatures, annotations,
+references, expressions; see :mod:`lighter.config.preflight`). Nothing is built: no dataset,
+model or Trainer constructor is called.
+
+Without a stage, the whole config is checked (nothing pruned) and each stage whose dataloader the
+config sets up (``train`` → fit, ``val`` → validate, ``test`` → test, ``predict`` → predict) must
+have the parts it needs; a config with no dataloaders at all is checked as for ``fit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lighter.config import ConfigParser
+from lighter.config.graph import COMPONENT, EXPRESSION, REFERENCE
+from lighter.engine.project import find_project, import_project
+from lighter.engine.prune import check_stage, prune
+from lighter.engine.schema import find_problems
+from lighter.engine.stages import Stage
+from lighter.errors import LighterError, Location
+
+__all__ = ["CheckReport", "stages_to_check", "check_config"]
+
+# The stage that uses each mode's dataloader, for a check without --stage.
+_MODE_STAGES = {"train": Stage.FIT, "val": Stage.VALIDATE, "test": Stage.TEST, "predict": Stage.PREDICT}
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_config` found.
+
+    Attributes:
+        stages: The stages the config was checked for.
+        problems: Every problem, each a located :class:`~lighter.errors.LighterError`.
+        components: How many components were checked (imported, signature and annotations read).
+        references: How many ``@`` references were checked.
+        expressions: How many ``$`` expressions were checked.
+    """
+
+    stages: list[Stage]
+    problems: list[LighterError] = field(default_factory=list)
+    components: int = 0
+    references: int = 0
+    expressions: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+
+def stages_to_check(config: Mapping) -> list[Stage]:
+    """The stages a config sets up: one per dataloader mode it defines (``fit`` when none)."""
+    system = config.get("system")
+    loaders = system.get("dataloaders") if isinstance(system, Mapping) else None
+    if isinstance(loaders, Mapping):
+        found = [stage for mode, stage in _MODE_STAGES.items() if loaders.get(mode) is not None]
+        if found:
+            return found
+    return [Stage.FIT]
+
+
+def check_config(
+    config: str | Path | Sequence[str | Path], overrides: Sequence[str] = (), stage: Stage | str | None = None
+) -> CheckReport:
+    """Check the experiment in ``config`` (with ``overrides``) without building anything.
+
+    Args:
+        config: A config path, comma-separated paths, or a list of paths.
+        overrides: ``["--trainer#max_epochs=3", ...]``.
+        stage: Check for this stage only (its parts, and only what it builds); ``None``: see the
+            module docstring.
+
+    Returns:
+        The report; its ``problems`` are in file and line order.
+
+    Raises:
+        LighterError: A file that cannot be read or parsed, or a malformed override (nothing else
+            can be checked then).
+    """
+    from lighter.engine.runner import load
+
+    parser = load(config, overrides)
+    stages = [Stage(stage)] if stage is not None else stages_to_check(parser.config)
+    report = CheckReport(stages)
+    structure = find_problems(parser.config, parser.location)
+    report.problems += structure
+    for each in stages:
+        try:
+            check_stage(parser.config, each, parser.location)
+        except LighterError as error:
+            if str(error) not in {str(p) for p in report.problems}:
+                report.problems.append(error)
+    checked = parser
+    if stage is not None and not structure:
+        checked = prune(parser, stage)
+    try:
+        _import_project(parser)
+    except LighterError as error:
+        report.problems.append(error)
+    report.problems += checked.find_problems()
+    report.problems.sort(key=_order(parser.files))
+    _count(checked, report)
+    return report
+
+
+def _import_project(parser: ConfigParser) -> None:
+    """Import the ``project`` folder, as a run does, so that ``project.*`` targets can be found."""
+    path = parser.get("project")
+    if path is not None:
+        location = parser.location("project")
+        import_project(find_project(path, parser.files, location=location), location=location)
+
+
+def _order(files: list[Path]):  # noqa: ANN202
+    rank = {str(path): index for index, path in enumerate(files)}
+
+    def key(error: LighterError) -> tuple[int, int]:
+        where = error.location
+        if isinstance(where, Location) and where.file in rank:
+            return rank[where.file], where.line or 0
+        return len(rank), 0  # the command line and unlocated problems last
+
+    return key
+
+
+def _count(parser: ConfigParser, report: CheckReport) -> None:
+    try:
+        parser.parse(reset=False)
+    except LighterError:
+        return
+    kinds = [node[0] for node in parser.graph.nodes.values()]
+    report.components = kinds.count(COMPONENT)
+    report.references = kinds.count(REFERENCE)
+    report.expressions = kinds.count(EXPRESSION)

@@ -1,0 +1,160 @@
+"""``lighter check`` and ``lighter show`` through the real command."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import yaml
+
+from lighter.config import ConfigParser
+
+# Five independent mistakes, and a dataset whose construction would leave a file behind.
+MISTAKES = """\
+system:
+  model:
+    _target_: torch.nn.Lineer
+  optimizer:
+    momentun: 0.9
+    params: "$@system#modell.parameters()"
+  scheduler: 5
+trainer:
+  max_epochs: ten
+"""
+
+BUILT_MARKER = """\
+import pathlib
+
+from torch.utils.data import Dataset
+
+
+class Marked(Dataset):
+    def __init__(self, size: int):
+        pathlib.Path("built").write_text("constructed")
+        self.size = size
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, i):
+        raise IndexError(i)
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(experiment):
+    (experiment / "project" / "marked.py").write_text(BUILT_MARKER)
+    (experiment / "mistakes.yaml").write_text(MISTAKES)
+    (experiment / "marked.yaml").write_text(
+        "system:\n  dataloaders:\n    train:\n      dataset:\n        _target_: project.marked.Marked\n"
+        "        _args_: []\n        size: 4\n"
+    )
+    return experiment
+
+
+def test_check_reports_every_mistake_at_once_and_builds_nothing(folder, lighter):
+    result = lighter("check", "experiment.yaml,marked.yaml,mistakes.yaml", cwd=folder)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "mistakes.yaml:3 @ system#model: cannot import 'torch.nn.Lineer': module 'torch.nn' has no "
+        "attribute 'Lineer' (did you mean 'torch.nn.Linear'?)",
+        "mistakes.yaml:5 @ system#optimizer: torch.optim.SGD got an unexpected argument 'momentun' "
+        "(did you mean 'momentum'?)",
+        "mistakes.yaml:6 @ system#optimizer#params: reference '@system#modell' does not exist "
+        "(did you mean 'system#model'?)",
+        "mistakes.yaml:7 @ system#scheduler: expects torch.optim.lr_scheduler.LRScheduler | Mapping[str, Any], "
+        "got 5 (int)",
+        "mistakes.yaml:9 @ trainer#max_epochs: expects int, got 'ten' (str)",
+        "5 problems in experiment.yaml,marked.yaml,mistakes.yaml (checked for fit, validate, test, predict; "
+        "nothing built)",
+    ]
+    assert not (folder / "built").exists()
+
+
+def test_check_says_ok_and_what_it_checked(folder, lighter):
+    result = lighter("check", "experiment.yaml,marked.yaml", "--stage", "fit", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "OK: experiment.yaml,marked.yaml is ready for fit "
+        "(10 components, 0 references, 1 expression checked; nothing built)"
+    ]
+    assert not (folder / "built").exists()
+
+
+def test_check_for_a_stage_reports_its_missing_parts(folder, lighter):
+    result = lighter("check", "experiment.yaml", "--stage=fit", "--system#optimizer=null", cwd=folder)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "experiment.yaml:14:1 @ system#optimizer: stage 'fit' needs system#optimizer, which the config does not define"
+    )
+
+
+def test_runs_catch_wrongly_typed_parts_before_building_anything(folder, lighter):
+    result = lighter(
+        "fit",
+        "experiment.yaml,marked.yaml",
+        "--system#inferer=5",
+        "--trainer#callbacks=[5]",
+        cwd=folder,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[:3] == [
+        "command line @ trainer#callbacks#0: expects pytorch_lightning.Callback, got 5 (int)",
+        "command line @ system#inferer: expects callable, got 5 (int)",
+        "(2 problems in the config)",
+    ]
+    assert not (folder / "built").exists()
+
+
+def test_show_prints_yaml_that_reads_back_as_the_merged_config(folder, lighter):
+    result = lighter("show", "experiment.yaml,marked.yaml", "--trainer#max_epochs=5", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    parser = ConfigParser()
+    parser.read_config(str(folder / "experiment.yaml") + "," + str(folder / "marked.yaml"))
+    parser.apply_overrides(["--trainer#max_epochs=5"])
+    assert yaml.safe_load(result.stdout) == parser.config
+    lines = result.stdout.splitlines()
+    assert lines[0] == "# lighter show: experiment.yaml, marked.yaml, with 1 command-line override"
+    assert "  max_epochs: 5  # command line" in lines
+    assert "  enable_progress_bar: false  # experiment.yaml:7" in lines
+    assert "        _target_: project.marked.Marked  # marked.yaml:5" in lines
+
+
+def test_show_for_a_stage_prunes_and_resolved_says_what_references_stand_for(folder, lighter):
+    result = lighter("show", "experiment.yaml", "--stage", "predict", "--resolved", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    shown = yaml.safe_load(result.stdout)
+    assert "optimizer" not in shown["system"] and list(shown["system"]["dataloaders"]) == ["predict"]
+    result = lighter("show", "experiment.yaml", "--resolved", cwd=folder)
+    lines = result.stdout.splitlines()
+    assert (
+        "    params: $@system#model.parameters()  # experiment.yaml:24  "
+        "@system#model = torch.nn.Linear(...) built at system#model (experiment.yaml:16)"
+    ) in lines
+    assert "    val:  # experiment.yaml:38  copy of %#train" in lines
+    assert yaml.safe_load(result.stdout)["system"]["dataloaders"]["val"]["batch_size"] == 8
+
+
+PROBE = """
+import sys
+from lighter.cli import main
+sys.argv = ["lighter", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("HEAVY:", sorted({m.split(".")[0] for m in sys.modules} & {"torch", "pytorch_lightning", "monai"}))
+"""
+
+
+def test_show_imports_neither_torch_nor_lightning(folder):
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, "show", "experiment.yaml", "--resolved", "--stage", "fit"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.rstrip().endswith("HEAVY: []")
