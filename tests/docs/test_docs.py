@@ -174,6 +174,40 @@ def test_documented_error_is_what_lighter_prints(base, block, shown, tmp_path, m
     assert message == expected
 
 
+# --- commands shown with their output (show_and_check.md) ----------------------------------------
+
+
+def command_cases() -> list:
+    """``<!-- command -->`` bash blocks, each followed by the text lighter prints, with the files
+    the page names (``<!-- config: NAME -->`` / ``<!-- fragment: NAME -->`` blocks)."""
+    cases = []
+    for page in PAGES:
+        found = blocks(page)
+        files = {
+            b.mark.split(":", 1)[1].strip(): b.body
+            for b in found
+            if re.match(r"(config|fragment): \S", b.mark)
+        }
+        for block, shown in itertools.pairwise(found):
+            if block.mark == "command":
+                assert shown.lang == "text", f"{block.name}: a command needs a text block after it"
+                cases.append(pytest.param(files, block.body.strip(), shown.body, id=block.name))
+    return cases
+
+
+@pytest.mark.parametrize(("files", "command", "shown"), command_cases())
+def test_documented_command_prints_what_is_shown(files, command, shown, tmp_path):
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    argv = shlex.split(command)
+    assert argv[0] == "lighter"
+    result = subprocess.run(
+        [str(LIGHTER), *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == (1 if "problem" in shown.splitlines()[-1] else 0), result.stderr[-2000:]
+    assert result.stdout + result.stderr == shown
+
+
 # --- the site -------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -86,87 +86,252 @@ def mismatch(value: Any, annotation: Any) -> Mismatch | None:
     Inside containers the deepest value that does not fit is reported (``callbacks[0]`` rather than
     the whole list), following the one member of a union that has the container's shape.
     """
-    if value is UNKNOWN or annotation is _EMPTY or annotation is Any or annotation is object:
-        return None
+    return _checker(annotation)(value)
+
+
+# Each annotation is turned once into a pair of small functions, ``check(value) -> Mismatch | None``
+# and ``shape(value) -> bool`` (the outer kind only), so that a config with a thousand components
+# of one class pays the typing-module introspection once.
+
+Check = Callable[[Any], "Mismatch | None"]
+Shape = Callable[[Any], bool]
+
+
+def _accept(_: Any) -> None:
+    return None
+
+
+def _any_shape(_: Any) -> bool:
+    return True
+
+
+def _checker(annotation: Any) -> Check:
+    try:
+        return _cached_checker(annotation)
+    except TypeError:  # an unhashable annotation (e.g. Literal of a list): build it each time
+        return _build_checker(annotation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_checker(annotation: Any) -> Check:
+    return _build_checker(annotation)
+
+
+def _shape(annotation: Any) -> Shape:
+    try:
+        return _cached_shape(annotation)
+    except TypeError:
+        return _build_shape(annotation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_shape(annotation: Any) -> Shape:
+    return _build_shape(annotation)
+
+
+def _build_checker(annotation: Any) -> Check:
+    if annotation is _EMPTY or annotation is Any or annotation is object:
+        return _accept
     origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return mismatch(value, typing.get_args(annotation)[0])
+        return _checker(args[0])
     if origin in _UNIONS:
-        members = typing.get_args(annotation)
-        found = [mismatch(value, member) for member in members]
-        if any(m is None for m in found):
+        return _union_checker(annotation, args)
+    shape = _shape(annotation)
+    inner = _inner_checker(annotation, origin, args)
+    if inner is None:  # the common case (int, str, a class): the outer kind is all there is
+
+        def plain(value: Any) -> Mismatch | None:
+            return None if shape(value) else Mismatch((), annotation, value)
+
+        return plain
+
+    def check(value: Any) -> Mismatch | None:
+        if value is UNKNOWN:
             return None
-        shaped = [m for m, member in zip(found, members, strict=True) if _has_shape(value, member)]
+        if not shape(value):
+            return Mismatch((), annotation, value)
+        return inner(value) if inner is not None else None
+
+    return check
+
+
+def _union_checker(annotation: Any, members: tuple[Any, ...]) -> Check:
+    # Members are tried by their outer kind first, so a fitting value costs a few isinstance calls
+    # and no Mismatch is made unless every member fails.
+    parts = []
+    for member in members:
+        origin = typing.get_origin(member)
+        if origin is typing.Annotated or origin in _UNIONS:
+            parts.append((_any_shape, _checker(member)))
+        else:
+            parts.append((_shape(member), _inner_checker(member, origin, typing.get_args(member))))
+
+    def check(value: Any) -> Mismatch | None:
+        if value is UNKNOWN:
+            return None
+        shaped = []
+        for shape, inner in parts:
+            if shape(value):
+                if inner is None:
+                    return None
+                found = inner(value)
+                if found is None:
+                    return None
+                shaped.append(found)
         if len(shaped) == 1 and shaped[0].path:  # the one member the container could be for
             return shaped[0]
         return Mismatch((), annotation, value)
-    if origin is typing.Literal:
-        ok = any(_same_literal(value, option) for option in typing.get_args(annotation))
-        return None if ok else Mismatch((), annotation, value)
-    if not _has_shape(value, annotation):
-        return Mismatch((), annotation, value)
-    return _inside(value, annotation, origin)
+
+    return check
 
 
-def _has_shape(value: Any, annotation: Any) -> bool:
-    """Whether ``value`` is of the outer kind ``annotation`` asks for (elements aside)."""
+def _inner_checker(annotation: Any, origin: Any, args: tuple[Any, ...]) -> Check | None:
+    """Check the elements of a container whose outer kind already fits (``None``: nothing to check)."""
+    if not args or origin is None:
+        return None
+    if origin in _MAPPINGS:
+        if len(args) != 2:
+            return None
+        key_check, item_check = _checker(args[0]), _checker(args[1])
+
+        def mapping(value: Any) -> Mismatch | None:
+            if not isinstance(value, abc.Mapping):
+                return None
+            for key, item in value.items():
+                found = key_check(key) or item_check(item)
+                if found is not None:
+                    return Mismatch((key, *found.path), found.expected, found.value)
+            return None
+
+        return mapping
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        checks = [] if args == ((),) else [_checker(a) for a in args]
+
+        def fixed(value: Any) -> Mismatch | None:
+            if not isinstance(value, list | tuple):
+                return None
+            if len(value) != len(checks):
+                return Mismatch((), annotation, value)
+            return _first_misfit(value, checks)
+
+        return fixed
+    if origin in (*_SEQUENCES, *_SETS, abc.Iterable, abc.Collection, abc.Reversible):
+        item_check = _checker(args[0])
+        if item_check is _accept:
+            return None
+
+        def items(value: Any) -> Mismatch | None:
+            # Only lists and tuples are looked into: iterating a generator would consume it.
+            if not isinstance(value, list | tuple):
+                return None
+            for index, item in enumerate(value):
+                found = item_check(item)
+                if found is not None:
+                    return Mismatch((index, *found.path), found.expected, found.value)
+            return None
+
+        return items
+    return None
+
+
+def _first_misfit(value: list | tuple, checks: list[Check]) -> Mismatch | None:
+    for index, (item, check) in enumerate(zip(value, checks, strict=True)):
+        found = check(item)
+        if found is not None:
+            return Mismatch((index, *found.path), found.expected, found.value)
+    return None
+
+
+def _build_shape(annotation: Any) -> Shape:
+    """``shape(value)``: whether ``value`` is of the outer kind ``annotation`` asks for."""
     if annotation is None or annotation is _NONE_TYPE:
-        return value is None
+        return lambda v: v is None or v is UNKNOWN
     if annotation is _EMPTY or annotation is Any or annotation is object:
-        return True
+        return _any_shape
     origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _has_shape(value, typing.get_args(annotation)[0])
+        return _shape(args[0])
     if origin in _UNIONS:
-        return any(_has_shape(value, member) for member in typing.get_args(annotation))
+        shapes = [_shape(member) for member in args]
+        return lambda v: any(shape(v) for shape in shapes)
     if origin is typing.Literal:
-        return any(_same_literal(value, option) for option in typing.get_args(annotation))
+        try:  # (is it a bool, value): True == 1, but Literal[1] does not mean `true`
+            options = frozenset((isinstance(o, bool), o) for o in args)
+        except TypeError:
+            return lambda v: v is UNKNOWN or any(_same_literal(v, option) for option in args)
+        return lambda v: v is UNKNOWN or _in_literal(v, options, args)
     if isinstance(annotation, typing.TypeVar | str | typing.ForwardRef):
-        return True
+        return _any_shape
     if hasattr(annotation, "__supertype__"):  # typing.NewType
-        return _has_shape(value, annotation.__supertype__)
+        return _shape(annotation.__supertype__)
     kind = origin if origin is not None else annotation
     if kind is type:
-        bound = typing.get_args(annotation)
-        return isinstance(value, type) and (
-            not bound or not isinstance(bound[0], type) or _subclass(value, bound[0])
-        )
+        bound = args[0] if args and isinstance(args[0], type) else object
+        return lambda v: v is UNKNOWN or isinstance(v, type) and _subclass(v, bound)
     if kind is abc.Callable or annotation is typing.Callable:
-        return callable(value)
+        return lambda v: v is UNKNOWN or callable(v)
     if not isinstance(kind, type):
-        return True  # a typing form this check does not know: never guess
-    return _instance(value, kind)
+        return _any_shape  # a typing form this check does not know: never guess
+    test = _instance_test(kind)
+    return lambda v: v is UNKNOWN or test(v)
 
 
-def _instance(value: Any, kind: type) -> bool:
+def _instance_test(kind: type) -> Shape:
     if kind is bool:
-        return isinstance(value, bool)
+        return lambda v: isinstance(v, bool)
     if kind is int:
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return lambda v: type(v) is int or isinstance(v, numbers.Integral) and not isinstance(v, bool)
     if kind is float:  # an int is fine where a float is expected (PEP 484)
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+        return lambda v: type(v) is float or isinstance(v, numbers.Real) and not isinstance(v, bool)
     if kind is complex:
-        return isinstance(value, numbers.Number) and not isinstance(value, bool)
+        return lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool)
     if kind is str:  # a Path where a str is annotated works almost everywhere
-        return isinstance(value, str | os.PathLike)
+        return lambda v: isinstance(v, str | os.PathLike)
     if kind is os.PathLike or issubclass(kind, PurePath):
-        return isinstance(value, str | os.PathLike)
+        return lambda v: isinstance(v, str | os.PathLike)
     if kind in (list, tuple):  # YAML has no tuples: a list stands for one
-        return isinstance(value, list | tuple)
+        return lambda v: isinstance(v, list | tuple)
     if kind in (set, frozenset):
-        return isinstance(value, list | tuple | set | frozenset)
+        return lambda v: isinstance(v, list | tuple | set | frozenset)
     if kind is dict:
-        return isinstance(value, abc.Mapping)
-    if issubclass(kind, enum.Enum) and not isinstance(value, kind):
+        return lambda v: isinstance(v, abc.Mapping)
+    if issubclass(kind, enum.Enum):
         # Libraries look enum members up by value or name ("mean" for Reduction.MEAN).
-        return any(value == member.value or value == member.name for member in kind)
+        names = {member.name for member in kind}
+        values = [member.value for member in kind]
+        return lambda v: isinstance(v, kind) or _hashable_in(v, names) or any(_equal(v, x) for x in values)
     duck = _DUCK.get(f"{kind.__module__}.{kind.__qualname__}")
     if duck is not None:
-        return duck(value)
+        return duck
+
+    def instance(value: Any) -> bool:
+        try:
+            return isinstance(value, kind)
+        except TypeError:  # a protocol that is not runtime-checkable, or similar: cannot judge
+            return True
+
+    return instance
+
+
+def _in_literal(value: Any, options: frozenset, args: tuple[Any, ...]) -> bool:
     try:
-        return isinstance(value, kind)
-    except TypeError:  # a protocol that is not runtime-checkable, or similar: cannot judge
-        return True
+        return (isinstance(value, bool), value) in options
+    except TypeError:  # an unhashable value: compare one by one
+        return any(_same_literal(value, option) for option in args)
+
+
+def _hashable_in(value: Any, names: set[str]) -> bool:
+    return isinstance(value, str) and value in names
+
+
+def _equal(value: Any, other: Any) -> bool:
+    try:
+        return bool(value == other)
+    except Exception:  # noqa: BLE001 - e.g. an array compared with a string
+        return False
 
 
 def _subclass(value: type, bound: type) -> bool:
@@ -176,48 +341,11 @@ def _subclass(value: type, bound: type) -> bool:
         return True
 
 
-def _inside(value: Any, annotation: Any, origin: Any) -> Mismatch | None:
-    """Check the elements of a container whose outer kind already fits."""
-    args = typing.get_args(annotation)
-    if not args or origin is None:
-        return None
-    if origin in _MAPPINGS:
-        if not isinstance(value, abc.Mapping) or len(args) != 2:
-            return None
-        for key, item in value.items():
-            for part, expected in ((key, args[0]), (item, args[1])):
-                found = mismatch(part, expected)
-                if found is not None:
-                    return Mismatch((key, *found.path), found.expected, found.value)
-        return None
-    # Only lists and tuples are looked into: iterating anything else (a generator) would consume it.
-    if not isinstance(value, list | tuple):
-        return None
-    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-        if args == ((),):
-            args = ()
-        if len(value) != len(args):
-            return Mismatch((), annotation, value)
-        expected_items: Iterator[Any] = iter(args)
-    elif origin in (*_SEQUENCES, *_SETS, abc.Iterable, abc.Collection, abc.Reversible):
-        expected_items = iter([args[0]] * len(value))
-    else:
-        return None
-    for index, (item, expected) in enumerate(zip(value, expected_items, strict=False)):
-        found = mismatch(item, expected)
-        if found is not None:
-            return Mismatch((index, *found.path), found.expected, found.value)
-    return None
-
-
 def _same_literal(value: Any, option: Any) -> bool:
     # True == 1 in Python, but `Literal[1]` does not mean `true`.
     if isinstance(value, bool) != isinstance(option, bool):
         return False
-    try:
-        return bool(value == option)
-    except Exception:  # noqa: BLE001 - e.g. an array compared with a string
-        return False
+    return _equal(value, option)
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -383,31 +511,66 @@ def type_problems(
     Returns:
         One :class:`~lighter.errors.ArgumentError` per argument that does not fit, in order.
     """
-    params = annotations_of(target)
-    if params is None:
+    plan = _plan(target)
+    if plan is None:
         return []
-    by_name = {p.name: (p, a) for p, a in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    positional = [(p, a) for p, a in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    var_positional = next(((p, a) for p, a in params if p.kind is p.VAR_POSITIONAL), None)
-    var_keyword = next(((p, a) for p, a in params if p.kind is p.VAR_KEYWORD), None)
-    checks: list[tuple[str, inspect.Parameter, Any, Any]] = []
+    by_name, positional, var_positional, var_keyword = plan
+    found: list[tuple[str, Mismatch]] = []
     for index, value in enumerate(args):
         spec = positional[index] if index < len(positional) else var_positional
-        if spec is not None:
-            checks.append((f"_args_#{index}", *spec, value))
+        if spec is not None and (value is not None or not spec[1]):
+            misfit = spec[0](value)
+            if misfit is not None:
+                found.append((f"_args_#{index}", misfit))
     for key, value in kwargs.items():
-        spec = by_name.get(key, var_keyword)
-        if spec is not None:
-            checks.append((str(key), *spec, value))
+        spec = by_name[key] if key in by_name else var_keyword
+        # `x: int = None` is an old way to write Optional[int]: None passes there.
+        if spec is not None and (value is not None or not spec[1]):
+            misfit = spec[0](value)
+            if misfit is not None:
+                found.append((str(key), misfit))
     problems = []
-    for key, param, annotation, value in checks:
-        if annotation is _EMPTY or (value is None and param.default is None):
-            continue  # `x: int = None` is an old way to write Optional[int]
-        found = mismatch(value, annotation)
-        if found is None:
-            continue
-        inner = "#".join([key, *(str(k) for k in found.path)])
+    for key, misfit in found:
+        inner = "#".join([key, *(str(k) for k in misfit.path)])
         problems.append(
-            ArgumentError(_message(found), id=f"{id}#{inner}" if id else inner, location=where(inner))
+            ArgumentError(_message(misfit), id=f"{id}#{inner}" if id else inner, location=where(inner))
         )
     return problems
+
+
+# A parameter to check: its value checker, and whether its default is None.
+_Param = tuple[Check, bool]
+_Plan = tuple[dict[str, _Param | None], list[_Param | None], _Param | None, _Param | None]
+
+
+def _plan(target: Any) -> _Plan | None:
+    try:
+        return _cached_plan(target)
+    except TypeError:  # an unhashable callable
+        return _build_plan(target)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_plan(target: Any) -> _Plan | None:
+    return _build_plan(target)
+
+
+def _build_plan(target: Any) -> _Plan | None:
+    """What to check for each parameter of ``target``, worked out once per target."""
+    params = annotations_of(target)
+    if params is None:
+        return None
+    by_name: dict[str, _Param | None] = {}
+    positional: list[_Param | None] = []
+    var_positional = var_keyword = None
+    for param, annotation in params:
+        spec = None if annotation is _EMPTY else (_checker(annotation), param.default is None)
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            positional.append(spec)
+        if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+            by_name[param.name] = spec  # None: unannotated, never checked (not even as **kwargs)
+        if param.kind is param.VAR_POSITIONAL:
+            var_positional = spec
+        if param.kind is param.VAR_KEYWORD:
+            var_keyword = spec
+    return by_name, positional, var_positional, var_keyword

@@ -16,6 +16,7 @@ from lighter.config.graph import COMPONENT, DICT, EXPRESSION, IMPORT, LIST, LITE
 from lighter.config.ids import is_macro
 from lighter.config.render import location_text, render_config, render_scalar
 from lighter.engine.stages import Stage
+from lighter.errors import LighterError, Location
 
 __all__ = ["show_config"]
 
@@ -43,16 +44,24 @@ def show_config(
     from lighter.engine.prune import prune
     from lighter.engine.runner import load
 
-    parser = load(config, overrides)
-    if stage is not None:
-        parser = prune(parser, stage)
+    full = load(config, overrides)
+    parser = prune(full, stage) if stage is not None else full
     header = _header(parser, overrides, stage)
+    try:  # the whole config's node table knows where copies made by `%` macros came from
+        full.parse(reset=True)
+    except LighterError:
+        if resolved:
+            raise
+
+    def locate(id_: str) -> Location | None:
+        return parser.location(id_) or full.location(id_)
+
     if not resolved:
-        return header + render_config(parser.config, parser.location)
+        return header + render_config(parser.config, locate)
     parser.parse(reset=True)
     graph = parser.graph
     expanded = graph.nodes[""][1] if "" in graph.nodes else parser.config
-    return header + render_config(expanded, parser.location, lambda id_: _note(parser, graph, id_))
+    return header + render_config(expanded, locate, lambda id_: _note(full, graph, id_))
 
 
 def _header(parser: ConfigParser, overrides: Sequence[str], stage: Stage | str | None) -> str:
