@@ -95,13 +95,16 @@ def test_runs_catch_wrongly_typed_parts_before_building_anything(folder, lighter
         "experiment.yaml,marked.yaml",
         "--system#inferer=5",
         "--trainer#callbacks=[5]",
+        "--system#scheduler=5",
         cwd=folder,
     )
     assert result.returncode == 1
-    assert result.stderr.splitlines()[:3] == [
+    assert result.stderr.splitlines()[:4] == [
         "command line @ trainer#callbacks#0: expects pytorch_lightning.Callback, got 5 (int)",
         "command line @ system#inferer: expects callable, got 5 (int)",
-        "(2 problems in the config)",
+        "command line @ system#scheduler: expects torch.optim.lr_scheduler.LRScheduler | Mapping[str, Any], "
+        "got 5 (int)",
+        "(3 problems in the config)",
     ]
     assert not (folder / "built").exists()
 
@@ -158,3 +161,13 @@ def test_show_imports_neither_torch_nor_lightning(folder):
         check=True,
     )
     assert result.stdout.rstrip().endswith("HEAVY: []")
+
+
+@pytest.mark.parametrize("command", ["check", "show"])
+def test_a_file_that_cannot_be_read_is_one_located_error(folder, lighter, command):
+    result = lighter(command, "missing.yaml", cwd=folder)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "config file not found: 'missing.yaml'",
+        "(run with --debug for the full traceback)",
+    ]

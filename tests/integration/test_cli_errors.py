@@ -47,6 +47,11 @@ HINT = "(run with --debug for the full traceback)"
             id="override-typo",
         ),
         pytest.param(
+            ["fit", "experiment.yaml", "--trainer#max_epochs=ten"],
+            "command line @ trainer#max_epochs: expects int, got 'ten' (str)",
+            id="override-of-the-wrong-type",
+        ),
+        pytest.param(
             ["fit", "bad_project.yaml"],
             "bad_project.yaml:1:10 @ project: project folder 'no_such_folder' does not exist",
             id="missing-project-folder",

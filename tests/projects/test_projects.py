@@ -95,6 +95,17 @@ def test_experiment_validates_and_builds_for_its_stages(config, stages, monkeypa
         assert built == STAGE_MODES[stage], stage
 
 
+@pytest.mark.parametrize(("config", "stages"), [pytest.param(*p.values, id=p.id) for p in EXPERIMENTS])
+def test_experiment_passes_lighter_check_for_its_stages(config, stages, monkeypatch):
+    """The whole-graph pre-flight finds nothing wrong in a shipped experiment (no false alarms)."""
+    from lighter.engine.check import check_config
+
+    monkeypatch.chdir(ROOT)
+    for stage in (None, *stages):
+        report = check_config(config, stage=stage)
+        assert report.problems == [], [str(p) for p in report.problems]
+
+
 @pytest.mark.parametrize("config", [f"{DIGITS}/digits.yaml", f"{SEGMENTATION}/segmentation.yaml"])
 @pytest.mark.parametrize("from_experiments_folder", [False, True], ids=["from-root", "from-experiments"])
 def test_project_is_found_from_any_working_directory(config, from_experiments_folder, monkeypatch):
