@@ -13,17 +13,23 @@ have the parts it needs; a config with no dataloaders at all is checked as for `
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from lighter.config import ConfigParser
 from lighter.config.graph import COMPONENT, EXPRESSION, REFERENCE
+from lighter.config.ids import ancestors
+from lighter.config.typecheck import UNKNOWN, type_problems
 from lighter.engine.project import find_project, import_project
 from lighter.engine.prune import check_stage, prune
-from lighter.engine.schema import find_problems
-from lighter.engine.stages import Stage
-from lighter.errors import LighterError, Location
+from lighter.engine.schema import find_problems, is_reference
+from lighter.engine.stages import Stage, stage_spec
+from lighter.errors import LighterError, Location, StageError, did_you_mean
 
 __all__ = ["CheckReport", "stages_to_check", "check_config"]
 
@@ -104,7 +110,12 @@ def check_config(
         _import_project(parser)
     except LighterError as error:
         report.problems.append(error)
-    report.problems += checked.find_problems()
+    # A key the structure check already reports (system#crit) is not reported again as an
+    # unexpected argument of its component: one problem per line.
+    reported = {_line(p) for p in structure}
+    report.problems += [p for p in checked.find_problems() if _line(p) not in reported]
+    for each in stages:
+        report.problems += _stage_argument_problems(checked, each)
     report.problems.sort(key=_order(parser.files))
     _count(checked, report)
     return report
@@ -116,6 +127,73 @@ def _import_project(parser: ConfigParser) -> None:
     if path is not None:
         location = parser.location("project")
         import_project(find_project(path, parser.files, location=location), location=location)
+
+
+def _stage_argument_problems(parser: ConfigParser, stage: Stage) -> list[LighterError]:
+    """``args#<stage>``: names the stage call takes, and literal values of the types it declares.
+
+    The run checks the names again once ``args`` is resolved (``@``/``$`` values included).
+    """
+    raw = parser.get(f"args#{stage.value}")
+    if not isinstance(raw, Mapping) or not raw:
+        return []
+    method = _stage_method(stage)
+    if method is None:
+        return []
+    id_ = f"args#{stage.value}"
+    accepted = [
+        name
+        for name, p in inspect.signature(method).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ][1:]  # the first parameter receives the system
+    problems: list[LighterError] = [
+        StageError(
+            f"stage '{stage.value}' takes no argument '{key}'",
+            id=f"{id_}#{key}",
+            location=parser.location(f"{id_}#{key}"),
+            suggestion=did_you_mean(str(key), accepted) or f"it takes: {', '.join(accepted)}",
+        )
+        for key in raw
+        if key not in accepted
+    ]
+    known = {key: UNKNOWN if is_reference(value) else value for key, value in raw.items() if key in accepted}
+
+    def where(key: str) -> Location | None:
+        for candidate in ancestors(f"{id_}#{key}"):
+            found = parser.location(candidate)
+            if found is not None:  # file:line, as every other problem shows it
+                return Location(found.file, found.line) if found.column is not None else found
+        return None
+
+    return problems + type_problems(method, [], known, id=id_, where=where)
+
+
+def _stage_method(stage: Stage) -> Any:
+    """The callable a stage runs, read from the stage table without building a Trainer.
+
+    The table's ``method(trainer)`` is given a stand-in whose entry points are the Trainer's own
+    functions with ``self`` bound to nothing (only their signatures are read), and whose strategy
+    is a single-device one, which is what the tuner stages require.
+    """
+    from pytorch_lightning import Trainer
+    from pytorch_lightning.strategies import SingleDeviceStrategy
+
+    stand_in = SimpleNamespace(
+        **{
+            name: functools.partial(getattr(Trainer, name), None)
+            for name in ("fit", "validate", "test", "predict")
+        },
+        strategy=SingleDeviceStrategy.__new__(SingleDeviceStrategy),
+    )
+    try:
+        return stage_spec(stage).method(stand_in)
+    except Exception:  # noqa: BLE001 - a table entry this stand-in does not satisfy: skip the check
+        return None
+
+
+def _line(error: LighterError) -> tuple[str, int | None] | None:
+    where = error.location
+    return (where.file, where.line) if isinstance(where, Location) and where.line is not None else None
 
 
 def _order(files: list[Path]):  # noqa: ANN202
