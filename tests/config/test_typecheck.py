@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 import pytest
 
 from lighter.config import ConfigParser
-from lighter.config.typecheck import UNKNOWN, annotations_of, describe, mismatch, type_problems
+from lighter.config.annotation import UNKNOWN, mismatch
+from lighter.config.typecheck import annotations_of, describe, type_problems
 from lighter.errors import ArgumentError, Location, ValidationError
 
 T = TypeVar("T")

@@ -22,9 +22,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from lighter.config import ConfigParser
+from lighter.config.annotation import UNKNOWN
 from lighter.config.graph import COMPONENT, EXPRESSION, REFERENCE
 from lighter.config.ids import ancestors
-from lighter.config.typecheck import UNKNOWN, type_problems
+from lighter.config.typecheck import type_problems
 from lighter.engine.project import find_project, import_project
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.schema import find_problems, is_reference
