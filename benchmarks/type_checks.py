@@ -14,7 +14,6 @@ resolution (it reads the same table, but calls nothing).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -100,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     pre = flight / checked
     print(f"n = {n} annotated components, best of {repeats}")
     print(f"resolve, no type check      {unchecked:8.4f} s")
-    print(f"resolve, with type check    {checked:8.4f} s   {overhead:5.2f}x  (goal <= {CHECK_OVERHEAD_TARGET}x)")
-    print(f"pre-flight (lighter check)  {flight:8.4f} s   {pre:5.2f}x of a resolution (goal <= {PREFLIGHT_TARGET}x)")
+    print(
+        f"resolve, with type check    {checked:8.4f} s   {overhead:5.2f}x  (goal <= {CHECK_OVERHEAD_TARGET}x)"
+    )
+    print(
+        f"pre-flight (lighter check)  {flight:8.4f} s   {pre:5.2f}x of a resolution (goal <= {PREFLIGHT_TARGET}x)"
+    )
     ok = overhead <= CHECK_OVERHEAD_TARGET and pre <= PREFLIGHT_TARGET
     print("goals met" if ok else "goal MISSED", "(quick run)" if args.quick else "")
     return 0

@@ -3,7 +3,7 @@
 The same steps as a run up to the point where it would build: load and override, validate the
 structure, check that each stage has the parts it needs, prune for the stage, import the
 ``project`` folder, then the config engine's own pre-flight (targets, signatures, annotations,
-references, expressions; see :mod:`lighter.config.preflight`). Nothing is built: no dataset,
+references, expressions; see :mod:`lighter.config.static_check`). Nothing is built: no dataset,
 model or Trainer constructor is called.
 
 Without a stage, the whole config is checked (nothing pruned) and each stage whose dataloader the
