@@ -113,8 +113,8 @@ def test_missing_checkpoint_is_located(config):
     [
         pytest.param(
             'system:\n  model: "$lambda x: x"\n',
-            "mistake.yaml:2 @ system#model: expects torch.nn.Module, got a function",
-            id="system-annotation-at-build",
+            "mistake.yaml:2 @ system#model: model must be a torch.nn.Module (got function)",
+            id="system-at-build",
         ),
         pytest.param(
             "system:\n  adapters:\n    predict:\n      batch:\n        _target_: lighter.adapters.BatchAdapter\n"

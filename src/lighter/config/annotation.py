@@ -59,6 +59,11 @@ _DUCK: dict[str, Callable[[Any], bool]] = {
 }
 
 
+# What a config file can write, and the annotations that describe such plain data.
+_PLAIN = (str, bytes, int, float, bool, list, tuple, dict, type(None))
+_DATA_KINDS = (int, float, complex, bool, str, bytes, list, tuple, dict, set, frozenset)
+
+
 def _is(value: Any, qualified: str) -> bool:
     return any(f"{c.__module__}.{c.__qualname__}" == qualified for c in type(value).__mro__)
 
@@ -138,6 +143,10 @@ def _build_checker(annotation: Any) -> Check:
         return _union_checker(annotation, args)
     shape = _shape(annotation)
     inner = _inner_checker(annotation, origin, args)
+    if origin in _SEQUENCES and args and args[0] is not Ellipsis:
+        # MONAI (ensure_tuple) and many others take one value where a sequence of them is
+        # annotated (`latent_shape: 64` for Sequence[int]): that value fits too.
+        return _or_one_item(_whole(annotation, shape, inner), checker(args[0]))
     if inner is None:  # the common case (int, str, a class): the outer kind is all there is
 
         def plain(value: Any) -> Mismatch | None:
@@ -151,6 +160,27 @@ def _build_checker(annotation: Any) -> Check:
         if not shape(value):
             return Mismatch((), annotation, value)
         return inner(value) if inner is not None else None
+
+    return check
+
+
+def _whole(annotation: Any, shape: Shape, inner: Check | None) -> Check:
+    def check(value: Any) -> Mismatch | None:
+        if value is UNKNOWN:
+            return None
+        if not shape(value):
+            return Mismatch((), annotation, value)
+        return inner(value) if inner is not None else None
+
+    return check
+
+
+def _or_one_item(whole: Check, item: Check) -> Check:
+    def check(value: Any) -> Mismatch | None:
+        found = whole(value)
+        if found is None or isinstance(value, list | tuple | str | abc.Mapping) or item(value) is not None:
+            return found
+        return None
 
     return check
 
@@ -274,6 +304,10 @@ def _build_shape(annotation: Any) -> Shape:
     if not isinstance(kind, type):
         return _any_shape  # a typing form this check does not know: never guess
     test = _instance_test(kind)
+    if kind in _DATA_KINDS:
+        # Libraries annotate plain data (`map_location: dict`) where they also take objects of
+        # their own (a torch.device): a built object is judged only against a class annotation.
+        return lambda v: v is UNKNOWN or not isinstance(v, _PLAIN) or test(v)
     return lambda v: v is UNKNOWN or test(v)
 
 
@@ -301,7 +335,10 @@ def _instance_test(kind: type) -> Shape:
         names = {member.name for member in kind}
         values = [member.value for member in kind]
         return lambda v: isinstance(v, kind) or _hashable_in(v, names) or any(_equal(v, x) for x in values)
-    duck = _DUCK.get(f"{kind.__module__}.{kind.__qualname__}")
+    # A library's own Dataset subclass in an annotation (monai.data.Dataset) is duck-typed too.
+    duck = next(
+        (_DUCK[n] for n in (f"{c.__module__}.{c.__qualname__}" for c in kind.__mro__) if n in _DUCK), None
+    )
     if duck is not None:
         return duck
 

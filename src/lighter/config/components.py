@@ -25,7 +25,6 @@ from lighter.errors import (
     LighterError,
     Location,
     TargetImportError,
-    ValidationError,
     closest,
     did_you_mean,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "locate",
     "argument_problems",
     "check_arguments",
-    "check_types",
     "call_target",
     "locate_error",
 ]
@@ -288,26 +286,6 @@ def check_arguments(
         raise problems[0]
 
 
-def check_types(
-    target: Any,
-    args: list,
-    kwargs: dict,
-    *,
-    id: str,  # noqa: A002
-    where: Callable[[str], Location | None],
-) -> None:
-    """Check each argument value against ``target``'s annotation (see :mod:`.typecheck`).
-
-    Raises:
-        ArgumentError: A value that does not fit (all of them together in a ``ValidationError``).
-    """
-    from lighter.config.typecheck import type_problems
-
-    problems = type_problems(target, args, kwargs, id=id, where=where)
-    if problems:
-        raise problems[0] if len(problems) == 1 else ValidationError(problems)
-
-
 def call_target(
     target: Any,
     name: str,
@@ -327,7 +305,7 @@ def call_target(
 
     Raises:
         ConfigError: An unknown ``_mode_``.
-        ArgumentError: Arguments that do not fit the signature or its annotations.
+        ArgumentError: Arguments that do not fit the signature.
         InstantiationError: The target raised, or the debugger was quit; the original exception is
             chained.
     """
@@ -342,7 +320,6 @@ def call_target(
     if not callable(target):  # MONAI returns such a target as it is
         return target
     check_arguments(target, name, args, kwargs, partial=mode == "callable", id=id, where=where)
-    check_types(target, args, kwargs, id=id, where=where)
     try:
         if debug:
             breakpoint()  # MONAI's `_debug_`: step from here into the build below

@@ -5,7 +5,9 @@ that set it, not as an ``AssertionError`` deep in Lightning's fit loop. :func:`t
 reads the target's annotations once (string annotations are evaluated in the target's module;
 one that does not resolve is skipped), works out a checker per parameter
 (:mod:`.annotation`), and returns one located error per argument that does not fit. Unannotated
-parameters pass, and ``x: int = None`` accepts ``None`` (an old way to write ``Optional``).
+parameters pass, and ``None`` always passes. It runs in the pre-flight (:mod:`.static_check`) on
+what a config writes literally; built objects are not checked (library annotations are often
+looser than what the library takes).
 """
 
 from __future__ import annotations
@@ -196,14 +198,15 @@ def type_problems(
     found: list[tuple[str, Mismatch]] = []
     for index, value in enumerate(args):
         spec = positional[index] if index < len(positional) else var_positional
-        if spec is not None and (value is not None or not spec[1]):
+        if spec is not None and value is not None:
             misfit = spec[0](value)
             if misfit is not None:
                 found.append((f"_args_#{index}", misfit))
     for key, value in kwargs.items():
         spec = by_name[key] if key in by_name else var_keyword
-        # `x: int = None` is an old way to write Optional[int]: None passes there.
-        if spec is not None and (value is not None or not spec[1]):
+        # null always passes: `x: int = None` is an old way to write Optional[int], and libraries
+        # (MONAI) annotate `str` where they take None too.
+        if spec is not None and value is not None:
             misfit = spec[0](value)
             if misfit is not None:
                 found.append((str(key), misfit))
