@@ -157,7 +157,9 @@ def lighter(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_digits_fit_test_predict(tmp_path):
     out = f"--vars#out={tmp_path}"
     fit = lighter("fit", f"{DIGITS}/digits.yaml", out, *QUICK)
-    assert "epoch 0/0: val/loss/epoch" in fit.stdout  # the project's PrintMetrics callback, counting as the bar
+    assert (
+        "epoch 0/0: val/loss/epoch" in fit.stdout
+    )  # the project's PrintMetrics callback, counting as the bar
     run_folder = tmp_path / "logs" / "version_0"
     assert f"Run folder: {run_folder}" in fit.stdout
     assert f"Best checkpoint: {run_folder / 'checkpoints' / 'best.ckpt'}" in fit.stdout
