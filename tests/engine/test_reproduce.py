@@ -45,3 +45,23 @@ def test_recorded_config_is_a_copy_with_the_seed():
     assert recorded == {**before, "seed": 42}
     recorded["trainer"]["max_epochs"] = 5
     assert config == before
+
+
+def test_saved_config_says_where_each_value_came_from(tmp_path):
+    import yaml
+
+    from lighter.config import ConfigParser
+    from lighter.engine.reproduce import config_text, recorded_config, save_config
+
+    (tmp_path / "exp.yaml").write_text("vars:\n  lr: 1.0e-3\n  name: digits\n")
+    parser = ConfigParser()
+    parser.read_config(str(tmp_path / "exp.yaml"))
+    parser.apply_overrides(["--vars#lr=0.1"])
+    record = recorded_config(parser.config, seed=7)
+
+    path = save_config(tmp_path / "run", record, config_text(record, parser.location))
+
+    text = path.read_text()
+    assert "  lr: 0.1  # command line\n" in text
+    assert f"  name: digits  # {tmp_path / 'exp.yaml'}:3\n" in text
+    assert yaml.safe_load(text) == record  # the comments change nothing a loader sees

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import random
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,17 +82,25 @@ def recorded_config(config: Mapping[str, Any], seed: int) -> dict[str, Any]:
     return recorded
 
 
-def config_text(record: Mapping[str, Any]) -> str:
+def config_text(record: Mapping[str, Any], locate: Callable[[str], Any] | None = None) -> str:
     """Return the text of the run's ``config.yaml``: ``record`` as YAML, keys in the order written.
 
     The one place the saved config is rendered, so every copy (the run folder's, a resumed run's)
-    reads the same.
+    reads the same. Given ``locate`` (``ConfigParser.location``), each value carries the comment
+    ``lighter show`` prints, saying which file and line (or the command line) it came from.
     """
-    return yaml.safe_dump(dict(record), sort_keys=False, allow_unicode=True)
+    if locate is None:
+        return yaml.safe_dump(dict(record), sort_keys=False, allow_unicode=True)
+    from lighter.config.render import render_config
+
+    header = "# Saved by lighter: the merged config of this run; comments say where each value was written.\n"
+    return header + render_config(dict(record), locate)
 
 
-def save_config(folder: str | os.PathLike[str], record: Mapping[str, Any]) -> Path:
-    """Write ``record`` as ``folder/config.yaml`` atomically (a reader never sees half a file).
+def save_config(folder: str | os.PathLike[str], record: Mapping[str, Any], text: str | None = None) -> Path:
+    """Write ``record`` (as ``text`` when given) to ``folder/config.yaml`` atomically.
+
+    A reader never sees half a file.
 
     Raises:
         StageError: The folder cannot be created or the file written (the OS reason is given).
@@ -100,7 +108,7 @@ def save_config(folder: str | os.PathLike[str], record: Mapping[str, Any]) -> Pa
     path = Path(folder) / CONFIG_FILE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return atomic_write(path, config_text(record))
+        return atomic_write(path, config_text(record) if text is None else text)
     except OSError as error:
         raise StageError(f"cannot save the run's config to {path}: {os_reason(error)}") from error
 

@@ -106,10 +106,18 @@ class RunFolder(pl.Callback):
     Args:
         record: The config to save as ``config.yaml``.
         folder: The folder to use (a resumed run's); ``None`` decides a new one.
+        text: The text to save (``config_text`` with provenance comments); ``None`` renders
+            ``record`` plainly.
     """
 
-    def __init__(self, record: Mapping[str, Any], folder: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        record: Mapping[str, Any],
+        folder: str | os.PathLike[str] | None = None,
+        text: str | None = None,
+    ) -> None:
         self.record = record
+        self.text = text
         self.resuming = folder is not None
         self.path: Path | None = _absolute(folder) if folder is not None else None
         self.resolved = False
@@ -143,7 +151,7 @@ class RunFolder(pl.Callback):
             else:
                 _open_logger(trainer)
             self.path.mkdir(parents=True, exist_ok=True)
-            save_config(self.path, self.record)
+            save_config(self.path, self.record, self.text)
         self.resolved = True
         _say(f"Run folder: {self.path}")
         return self.path

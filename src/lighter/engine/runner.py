@@ -318,14 +318,15 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     """
     from lighter.engine.checkpoint_io import use_atomic_checkpoints
     from lighter.engine.launchers import check_launch, detect_launch
-    from lighter.engine.reproduce import RandomState, attach_config
+    from lighter.engine.reproduce import RandomState, attach_config, config_text
     from lighter.engine.run_folder import RunFolder
 
     # Before the run folder: a Trainer that does not fit torchrun/srun must not leave one behind.
     check_launch(trainer, detect_launch(), locator(prepared.parser))
     attach_config(system, prepared.record)
     use_atomic_checkpoints(trainer)
-    folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None)
+    text = config_text(prepared.record, prepared.parser.location)  # with where each value came from
+    folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None, text)
     # First, so that its `setup` decides the folder before any checkpoint callback resolves its own.
     trainer.callbacks.insert(0, folder)
     trainer.callbacks.append(RandomState())
