@@ -144,7 +144,9 @@ class _StageCommand(TyperCommand):
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         flags = [
-            f"[{option.opts[0]}]" if option.is_flag else f"[{option.opts[0]} {option.metavar}]"
+            f"[{option.opts[0]}]"
+            if option.is_flag
+            else f"[{option.opts[0]} {option.metavar or option.name.upper()}]"
             for option in self.params
             if option.param_type_name == "option" and option.opts[0] != "--help"
         ]
@@ -273,20 +275,35 @@ def _count(n: int, what: str) -> str:
     "exit status 1 if there is any. Without --stage, the whole config is checked, for each stage "
     "whose dataloader it sets up (fit when none).",
     short_help="Check a config without running it (every problem at once).",
-    options_metavar="[--stage STAGE] [--debug] [--ID=VALUE ...]",
+    cls=_StageCommand,
     context_settings=_INSPECT_SETTINGS,
 )
 def check(
     ctx: typer.Context,
     config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
     stage: Stage | None = typer.Option(None, "--stage", help=_STAGE_HELP, show_default=False),  # noqa: B008
+    safe: bool = typer.Option(
+        False,
+        "--safe",
+        help="List every place that would run code ($ expressions, $import, targets, the project "
+        "folder) and fail on what safe mode refuses, importing nothing (or set LIGHTER_SAFE=1).",
+    ),
+    allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
+        None, "--allow", metavar="PACKAGE", help="In safe mode, also allow targets from PACKAGE."
+    ),
     debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
 ) -> None:
     def action() -> int:
+        from lighter.config.safety import safe_requested
         from lighter.engine.check import check_config
         from lighter.errors import ValidationError
 
-        report = check_config(config, list(ctx.args), stage)
+        safe_mode = safe_requested(safe)
+        report = check_config(config, list(ctx.args), stage, safe=safe_mode, allow=allow or ())
+        if safe_mode:
+            typer.echo(f"{_count(len(report.sites), 'place')} in {config} would run code:")
+            for site in report.sites:
+                typer.echo(f"  {site}")
         stages = ", ".join(s.value for s in report.stages)
         if report.ok:
             counts = ", ".join(
@@ -316,7 +333,7 @@ def check(
     "followed by where it came from (file:line or command line). With --resolved, % macros are "
     "expanded and each @ reference says what it stands for. Nothing is built.",
     short_help="Print the merged config with where each value came from.",
-    options_metavar="[--stage STAGE] [--resolved] [--debug] [--ID=VALUE ...]",
+    cls=_StageCommand,
     context_settings=_INSPECT_SETTINGS,
 )
 def show(

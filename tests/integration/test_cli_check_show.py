@@ -171,3 +171,40 @@ def test_a_file_that_cannot_be_read_is_one_located_error(folder, lighter, comman
         "config file not found: 'missing.yaml'",
         "(run with --debug for the full traceback)",
     ]
+
+
+UNTRUSTED = """\
+project: evil
+vars:
+  where: "$__import__('os').getcwd()"
+trainer:
+  _target_: pytorch_lightning.Trainer
+system:
+  _target_: lighter.System
+  model:
+    _target_: os.system
+    command: "touch pwned"
+"""
+
+
+def test_check_safe_lists_what_would_run_code_and_runs_none_of_it(tmp_path, lighter):
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "__init__.py").write_text("import pathlib\npathlib.Path('imported').touch()\n")
+    (tmp_path / "untrusted.yaml").write_text(UNTRUSTED)
+
+    result = lighter("check", "untrusted.yaml", "--safe", cwd=tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    listed = result.stdout.splitlines()
+    assert listed[0] == "5 places in untrusted.yaml would run code:"
+    assert "  untrusted.yaml:5 @ trainer#_target_: target pytorch_lightning.Trainer (allowed)" in listed
+    refused = result.stderr.splitlines()
+    assert refused[0].startswith("untrusted.yaml:1 @ project: safe mode refuses importing the project folder")
+    assert refused[1] == (
+        "untrusted.yaml:3 @ vars#where: safe mode refuses '$' expressions: $__import__('os').getcwd()"
+    )
+    assert refused[2].startswith(
+        "untrusted.yaml:9 @ system#model#_target_: safe mode refuses target 'os.system'"
+    )
+    assert refused[-1].startswith("3 problems in untrusted.yaml")
+    assert not (tmp_path / "imported").exists() and not (tmp_path / "pwned").exists()

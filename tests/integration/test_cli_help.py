@@ -51,8 +51,11 @@ def test_sweep_help_is_instant_and_imports_no_optuna():
 @pytest.mark.parametrize(
     ("command", "usage"),
     [
-        ("check", "Usage: lighter check [--stage STAGE] [--debug] [--ID=VALUE ...] {CONFIG}"),
-        ("show", "Usage: lighter show [--stage STAGE] [--resolved] [--debug] [--ID=VALUE ...] {CONFIG}"),
+        (
+            "check",
+            "Usage: lighter check CONFIG [--stage STAGE] [--safe] [--allow PACKAGE] [--debug] [--ID=VALUE ...]",
+        ),
+        ("show", "Usage: lighter show CONFIG [--stage STAGE] [--resolved] [--debug] [--ID=VALUE ...]"),
     ],
 )
 def test_check_and_show_help(command, usage):

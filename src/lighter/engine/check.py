@@ -9,6 +9,11 @@ model or Trainer constructor is called.
 Without a stage, the whole config is checked (nothing pruned) and each stage whose dataloader the
 config sets up (``train`` → fit, ``val`` → validate, ``test`` → test, ``predict`` → predict) must
 have the parts it needs; a config with no dataloaders at all is checked as for ``fit``.
+
+With ``safe``, every place that would run code is listed first (:func:`lighter.config.safety.code_sites`);
+if safe mode refuses any of them, those refusals are the problems and nothing else is done, since
+the rest of the check imports the project and runs ``$import`` lines, which is what safe mode is for
+not doing.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class CheckReport:
         components: How many components were checked (imported, signature and annotations read).
         references: How many ``@`` references were checked.
         expressions: How many ``$`` expressions were checked.
+        sites: With ``safe``: every place in the config that would run code, allowed or not.
     """
 
     stages: list[Stage]
@@ -55,6 +61,7 @@ class CheckReport:
     components: int = 0
     references: int = 0
     expressions: int = 0
+    sites: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,7 +81,12 @@ def stages_to_check(config: Mapping) -> list[Stage]:
 
 
 def check_config(
-    config: str | Path | Sequence[str | Path], overrides: Sequence[str] = (), stage: Stage | str | None = None
+    config: str | Path | Sequence[str | Path],
+    overrides: Sequence[str] = (),
+    stage: Stage | str | None = None,
+    *,
+    safe: bool = False,
+    allow: Sequence[str] = (),
 ) -> CheckReport:
     """Check the experiment in ``config`` (with ``overrides``) without building anything.
 
@@ -83,6 +95,8 @@ def check_config(
         overrides: ``["--trainer#max_epochs=3", ...]``.
         stage: Check for this stage only (its parts, and only what it builds); ``None``: see the
             module docstring.
+        safe: List what would run code and refuse what safe mode refuses (see the module docstring).
+        allow: Packages safe mode allows besides the defaults (``"project"`` for the project folder).
 
     Returns:
         The report; its ``problems`` are in file and line order.
@@ -96,6 +110,15 @@ def check_config(
     parser = load(config, overrides)
     stages = [Stage(stage)] if stage is not None else stages_to_check(parser.config)
     report = CheckReport(stages)
+    if safe:
+        from lighter.config.safety import allowed_packages, code_sites
+        from lighter.errors import UnsafeConfigError
+
+        report.sites = code_sites(parser, allowed_packages(allow))
+        refused = [site for site in report.sites if site.refusal is not None]
+        if refused:
+            report.problems = [UnsafeConfigError(s.refusal, id=s.id, location=s.location) for s in refused]
+            return report
     structure = find_problems(parser.config, parser.location)
     report.problems += structure
     for each in stages:
