@@ -67,6 +67,11 @@ CASES = [
     ),
     pytest.param(
         "a:\n  _target_: h4probe.Heavy\n  size: 1\n  name: '@b'\nb: [1]\n",
+        ["exp.yaml:4 @ a#name: expects str, got [1] (list)"],
+        id="reference-to-a-plain-value-is-known",
+    ),
+    pytest.param(
+        "a:\n  _target_: h4probe.Heavy\n  size: 1\n  name: '@b'\nb:\n  _target_: builtins.list\n",
         [],
         id="reference-value-not-guessed",
     ),

@@ -208,3 +208,17 @@ def test_check_safe_lists_what_would_run_code_and_runs_none_of_it(tmp_path, ligh
     )
     assert refused[-1].startswith("3 problems in untrusted.yaml")
     assert not (tmp_path / "imported").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_a_reference_to_a_wrongly_typed_value_is_caught_before_building(folder, lighter):
+    result = lighter(
+        "fit",
+        "experiment.yaml,marked.yaml",
+        "--trainer#max_epochs=@vars#epochs",
+        "--vars#epochs=ten",
+        cwd=folder,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == "command line @ trainer#max_epochs: expects int, got 'ten' (str)"
+    assert "Traceback" not in result.stderr
+    assert not (folder / "built").exists()

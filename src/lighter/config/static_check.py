@@ -245,15 +245,21 @@ class _Preflight:
             )
         return None
 
-    def _value(self, id_: str) -> Any:
-        """The value at ``id_`` as far as it is known before building (else :data:`UNKNOWN`)."""
+    def _value(self, id_: str, seen: frozenset[str] = frozenset()) -> Any:
+        """The value at ``id_`` as far as it is known before building (else :data:`UNKNOWN`).
+
+        An ``@`` reference to a plain value is that value (``max_epochs: "@vars#epochs"`` with
+        ``--vars#epochs=ten`` is as wrong as ``max_epochs: ten``); a cycle is reported elsewhere.
+        """
         kind, raw, extra = self.nodes[id_]
         if kind == LITERAL:
             return raw
         if kind == LIST:
-            return [self._value(child) for _, child in extra]
+            return [self._value(child, seen) for _, child in extra]
         if kind == DICT:
-            return {key: self._value(child) for key, child in extra}
+            return {key: self._value(child, seen) for key, child in extra}
+        if kind == REFERENCE and extra in self.nodes and extra not in seen and extra not in self.disabled:
+            return self._value(extra, seen | {id_})
         return UNKNOWN
 
     # --- cycles -----------------------------------------------------------------------------------------
