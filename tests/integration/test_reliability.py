@@ -214,11 +214,13 @@ def test_a_failed_checkpoint_save_keeps_the_previous_one(experiment, lighter):
             id="target-out-of-range",
         ),
         pytest.param(
-            ["--system#dataloaders#train#collate_fn=5"],
+            # A callable collate_fn passes the annotation check (`collate_fn: 5` does not get this
+            # far); this one fails on the batch it is given.
+            ["--system#dataloaders#train#collate_fn=$torch.stack"],
             "experiment.yaml:32 @ system#dataloaders#train: during fit, epoch 0, step 0: TypeError: "
-            "'int' object is not callable",
+            "expected Tensor as element 0 in argument 0, but got tuple",
             "torch/utils/data/_utils/fetch.py",
-            id="collate-not-callable",
+            id="collate-that-fails",
         ),
     ],
 )
@@ -243,6 +245,15 @@ def test_user_code_errors_keep_their_traceback_and_name_the_part(
 
 
 # --- signals ------------------------------------------------------------------------------------
+
+
+def test_a_collate_fn_that_is_not_callable_never_reaches_the_loader(experiment, lighter):
+    result = lighter("fit", "experiment.yaml", "--system#dataloaders#train#collate_fn=5", cwd=experiment)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "command line @ system#dataloaders#train#collate_fn: expects callable, got 5 (int)"
+    )
+    assert "Traceback" not in result.stderr
 
 
 def _signal_after_first_batch(process: subprocess.Popen, progress: Path, signum: int) -> int:
