@@ -44,6 +44,10 @@ Stage arguments (passed to the Lightning call) live under args#{stage},
 in the config or as --args#{stage}#NAME=VALUE.
 """
 
+# Parameters every command takes, declared once.
+_CONFIG = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False)
+_DEBUG = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1).")
+
 app = typer.Typer(
     name="lighter",
     help="Run a deep-learning experiment defined in YAML: lighter <stage> CONFIG [--id=value ...]",
@@ -81,8 +85,11 @@ def _short(message: str) -> str:
     return "\n".join([*lines[:_MAX_ERROR_LINES], f"... ({rest} more lines; --debug shows everything)"])
 
 
-def _guarded(command: str, config: str, action: Callable[[], object], debug: bool) -> None:
-    """Run ``action``; a :class:`~lighter.errors.LighterError` becomes a message and its exit status."""
+def _guarded(command: str, config: str, action: Callable[[], int | None], debug: bool) -> None:
+    """Run ``action``; a :class:`~lighter.errors.LighterError` becomes a message and its exit status.
+
+    ``action`` may return an exit status of its own (``lighter check`` returns 1 for problems).
+    """
     from lighter.errors import COMMAND_LINE, Interrupted, LighterError, OverrideError, UserCodeError
 
     debug = _debug_requested(debug)
@@ -93,7 +100,7 @@ def _guarded(command: str, config: str, action: Callable[[], object], debug: boo
                 location=COMMAND_LINE,
                 suggestion=f"lighter {command} CONFIG [--id=value ...]",
             )
-        action()
+        status = action()
     except LighterError as error:
         if debug:
             traceback.print_exc()
@@ -105,6 +112,8 @@ def _guarded(command: str, config: str, action: Callable[[], object], debug: boo
             if not isinstance(error, Interrupted):  # a stop on request has no traceback worth seeing
                 typer.echo("(run with --debug for the full traceback)", err=True)
         raise typer.Exit(getattr(error, "exit_status", 1)) from None
+    if status:
+        raise typer.Exit(status)
 
 
 def _print_user_traceback(error: BaseException) -> None:
@@ -156,8 +165,8 @@ class _StageCommand(TyperCommand):
 def _command(stage: Stage) -> Callable[..., None]:
     def command(
         ctx: typer.Context,
-        config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
-        debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+        config: str = _CONFIG,
+        debug: bool = _DEBUG,
         safe: bool = typer.Option(
             False,
             "--safe",
@@ -223,8 +232,8 @@ the trials. Overrides work as for fit: --sweep#trials=30 --trainer#max_epochs=5
 )
 def _sweep(
     ctx: typer.Context,
-    config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
-    debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+    config: str = _CONFIG,
+    debug: bool = _DEBUG,
 ) -> None:
     def action() -> None:
         from lighter.engine.sweep import run_sweep
@@ -238,30 +247,6 @@ def _sweep(
 
 _INSPECT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 _STAGE_HELP = "Prune for this stage and check/show only what it builds."
-
-
-def _inspect(config: str, command: str, debug: bool, action: Callable[[], int]) -> None:
-    """Run ``action`` (which returns the exit status) and turn a LighterError into exit status 1."""
-    from lighter.errors import COMMAND_LINE, LighterError, OverrideError
-
-    debug = _debug_requested(debug)
-    try:
-        if config.startswith("-"):
-            raise OverrideError(
-                f"expected CONFIG before the overrides, got '{config}'",
-                location=COMMAND_LINE,
-                suggestion=f"lighter {command} CONFIG [--id=value ...]",
-            )
-        status = action()
-    except LighterError as error:
-        if debug:
-            traceback.print_exc()
-        else:
-            typer.echo(_short(str(error)), err=True)
-            typer.echo("(run with --debug for the full traceback)", err=True)
-        raise typer.Exit(1) from None
-    if status:
-        raise typer.Exit(status)
 
 
 def _count(n: int, what: str) -> str:
@@ -280,7 +265,7 @@ def _count(n: int, what: str) -> str:
 )
 def check(
     ctx: typer.Context,
-    config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
+    config: str = _CONFIG,
     stage: Stage | None = typer.Option(None, "--stage", help=_STAGE_HELP, show_default=False),  # noqa: B008
     safe: bool = typer.Option(
         False,
@@ -291,7 +276,7 @@ def check(
     allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
         None, "--allow", metavar="PACKAGE", help="In safe mode, also allow targets from PACKAGE."
     ),
-    debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+    debug: bool = _DEBUG,
 ) -> None:
     def action() -> int:
         from lighter.config.safety import safe_requested
@@ -324,7 +309,7 @@ def check(
         )
         return 1
 
-    _inspect(config, "check", debug, action)
+    _guarded("check", config, action, debug)
 
 
 @app.command(
@@ -338,10 +323,10 @@ def check(
 )
 def show(
     ctx: typer.Context,
-    config: str = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False),
+    config: str = _CONFIG,
     stage: Stage | None = typer.Option(None, "--stage", help=_STAGE_HELP, show_default=False),  # noqa: B008
     resolved: bool = typer.Option(False, "--resolved", help="Expand % macros; say what each @ stands for."),
-    debug: bool = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1)."),
+    debug: bool = _DEBUG,
 ) -> None:
     def action() -> int:
         from lighter.engine.show import show_config
@@ -349,7 +334,7 @@ def show(
         typer.echo(show_config(config, list(ctx.args), stage, resolved), nl=False)
         return 0
 
-    _inspect(config, "show", debug, action)
+    _guarded("show", config, action, debug)
 
 
 def main() -> None:
