@@ -166,8 +166,16 @@ def test_override_of_the_wrong_type_is_reported_at_the_command_line(tmp_path):
     ]
 
 
-def test_value_from_a_reference_is_not_guessed(tmp_path):
+def test_a_reference_to_a_plain_value_is_checked_as_that_value(tmp_path):
     text = TRAINER + "vars:\n  epochs: ten\n"
+    parser = _parse(text, tmp_path, "--trainer#max_epochs=@vars#epochs")
+    assert [str(p) for p in parser.find_problems()] == [
+        "command line @ trainer#max_epochs: expects int, got 'ten' (str)"
+    ]
+
+
+def test_value_from_an_expression_is_not_guessed(tmp_path):
+    text = TRAINER + "vars:\n  epochs: \"$'ten'\"\n"
     assert _parse(text, tmp_path, "--trainer#max_epochs=@vars#epochs").find_problems() == []
 
 
