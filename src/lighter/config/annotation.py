@@ -153,15 +153,7 @@ def _build_checker(annotation: Any) -> Check:
             return None if shape(value) else Mismatch((), annotation, value)
 
         return plain
-
-    def check(value: Any) -> Mismatch | None:
-        if value is UNKNOWN:
-            return None
-        if not shape(value):
-            return Mismatch((), annotation, value)
-        return inner(value) if inner is not None else None
-
-    return check
+    return _whole(annotation, shape, inner)
 
 
 def _whole(annotation: Any, shape: Shape, inner: Check | None) -> Check:
