@@ -177,3 +177,44 @@ def test_macro_copies_are_checked_where_they_land(tmp_path, probe):
         "exp.yaml:3 @ a#size: expects int, got 'x' (str)",
         "exp.yaml:3 @ b#size: expects int, got 'x' (str)",
     ]
+
+
+CYCLE_REPORT = """
+import sys
+from lighter.config import ConfigParser
+parser = ConfigParser()
+parser.read_config(sys.argv[1])
+for roots in (None, ["system"]):
+    for problem in parser.find_problems(roots):
+        print(problem)
+"""
+
+
+def test_cycle_report_does_not_depend_on_string_hashing(tmp_path):
+    """CI once reported the other end of a two-step cycle: the walk followed a set's order."""
+    import subprocess
+
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        "system:\n  model:\n"
+        "    in_features: '@system#model#out_features'\n"
+        "    out_features: '@system#model#in_features'\n"
+    )
+    reports = set()
+    for seed in ("0", "1", "2", "3", "4", "5", "6", "7"):
+        env = {**__import__("os").environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", CYCLE_REPORT, str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        reports.add(done.stdout)
+    assert len(reports) == 1, reports
+    (report,) = reports
+    first = report.splitlines()[0]
+    assert first.endswith(
+        "exp.yaml:4 @ system#model#out_features: circular reference: "
+        "system#model#in_features -> system#model#out_features -> system#model#in_features"
+    )

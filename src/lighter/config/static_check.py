@@ -282,8 +282,11 @@ class _Preflight:
         """Find reference cycles with an explicit stack (configs can nest deeper than recursion allows)."""
         done: set[str] = set()
         nodes = self.nodes
-        for root in nodes if self.roots is None else self._reached(self.roots):
-            if root in done or nodes[root][0] == LITERAL:
+        # Config order, never a set's order: which member of a cycle is reported first must not
+        # depend on the interpreter's string hashing (PYTHONHASHSEED).
+        reached = None if self.roots is None else self._reached(self.roots)
+        for root in nodes:
+            if root in done or nodes[root][0] == LITERAL or reached is not None and root not in reached:
                 continue
             path: list[str] = [root]
             on_path = {root}
