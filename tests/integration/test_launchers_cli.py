@@ -5,6 +5,7 @@ command: torchrun (one node × 2 processes; 2 "nodes" × 1 process on localhost)
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -68,9 +69,17 @@ def page_commands() -> dict[str, str]:
         for line in block.replace("\\\n", " ").splitlines():
             words = line.split()
             if words and words[0] in ("lighter", "torchrun", "srun"):
-                key = f"{words[0]}-nodes" if "--nnodes=2" in words else words[0]
+                key = words[0] + ("-nodes" if "--nnodes=2" in words else "")
+                key += "-restarts" if "--max-restarts=1" in words else ""
                 commands[key] = re.sub(r" +", " ", line.strip())
     return commands
+
+
+def page_file(name: str) -> str:
+    """The body of the page's ``<!-- fragment: NAME -->`` block."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "scaling_out.md").read_text()
+    (body,) = re.findall(rf"<!-- fragment: {re.escape(name)} -->\n```yaml\n(.*?)```", page, re.S)
+    return body
 
 
 COMMANDS = page_commands()
@@ -78,7 +87,7 @@ QUICK = "--trainer#max_epochs=1"
 
 
 def test_the_page_has_every_launcher():
-    assert sorted(COMMANDS) == ["lighter", "srun", "torchrun", "torchrun-nodes"]
+    assert sorted(COMMANDS) == ["lighter", "srun", "torchrun", "torchrun-nodes", "torchrun-restarts"]
 
 
 def shell(command: str, cwd: Path, **extra: str) -> subprocess.Popen:
@@ -174,3 +183,137 @@ def test_a_trainer_that_does_not_fit_the_launcher(options, first_line, fresh_exp
     assert process.returncode != 0
     assert err.count(first_line + "\n") == 2  # each rank says it, before building anything else
     assert not list(fresh_experiment.rglob("config.yaml"))
+
+
+# A rank that dies like a process the OOM killer or `kill -9` stops: SIGKILL, no clean-up. The
+# hooks record every step each attempt runs, and kill rank 1 on the first attempt only.
+KILL = """\
+import json
+import os
+import signal
+
+import torch
+from pytorch_lightning import Callback
+
+
+def first_attempt():
+    return os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
+
+
+class KillOnce(Callback):
+    def __init__(self, rank, epoch, batch):
+        self.rank, self.epoch, self.batch = rank, epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        os.makedirs("steps", exist_ok=True)
+        with open(f"steps/rank{trainer.global_rank}.jsonl", "a") as f:
+            step = {"restart": os.environ["TORCHELASTIC_RESTART_COUNT"], "epoch": trainer.current_epoch}
+            f.write(json.dumps(step) + "\\n")
+        if first_attempt() and trainer.global_rank == self.rank and trainer.current_epoch == self.epoch:
+            if batch_idx == self.batch:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+def write_or_die(path, tensor):
+    \"\"\"Save a sample; on the first attempt, die half-way through sample 13's file.\"\"\"
+    with open(f"{path}.pt", "wb") as f:
+        if first_attempt() and path.name == "13":
+            f.write(b"half a file")
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        torch.save(tensor, f)
+"""
+
+KILL_IN_FIT = """\
+trainer:
+  max_epochs: 4
+  +callbacks:
+    - _target_: project.kill.KillOnce
+      rank: 1
+      epoch: 2
+      batch: 2
+"""
+
+
+def restart_command(command: str) -> str:
+    return command.replace("torchrun ", f"torchrun --master-port={free_port()} ", 1)
+
+
+@pytest.mark.slow
+def test_torchrun_restarts_a_killed_rank_and_the_fit_continues(fresh_experiment):
+    """SIGKILL rank 1 in the middle of epoch 2 of 4: torchrun restarts the group, which continues
+    from the last checkpoint (the page's two lines) in the same run folder with the same seed."""
+    folder = fresh_experiment
+    (folder / "project" / "kill.py").write_text(KILL)
+    (folder / "restart.yaml").write_text(page_file("restart.yaml"))
+    (folder / "kill.yaml").write_text(KILL_IN_FIT)
+    command = restart_command(COMMANDS["torchrun-restarts"]).replace("restart.yaml", "restart.yaml,kill.yaml")
+
+    out = finish([shell(command, folder)])
+
+    for rank in (0, 1):  # epochs 0-2 on the first attempt; from epoch 2 again after the restart
+        steps = [
+            json.loads(line) for line in (folder / "steps" / f"rank{rank}.jsonl").read_text().splitlines()
+        ]
+        first = [s["epoch"] for s in steps if s["restart"] == "0"]
+        second = [s["epoch"] for s in steps if s["restart"] == "1"]
+        assert first[-1] == 2 and second == [2, 2, 2, 2, 3, 3, 3, 3], steps
+    assert (
+        "torchrun restarted the run (restart 1): continuing it in its run folder from the last checkpoint"
+        in out
+    )
+    seeds = re.findall(r"^Seed: (\d+)$", out, re.MULTILINE)
+    assert len(seeds) == 2 and len(set(seeds)) == 1, out  # printed once per attempt, the same seed
+    (run,) = (folder / "runs" / "lightning_logs").iterdir()  # one run folder for both attempts
+    assert f"Resuming {run} from last.ckpt" in out
+    (config,) = folder.rglob("config.yaml")
+    assert yaml.safe_load(config.read_text())["seed"] == int(seeds[0])
+    with open(run / "metrics.csv", newline="") as handle:
+        epochs = {row["epoch"] for row in csv.DictReader(handle)}
+    assert {"0", "1", "2", "3"} <= epochs  # the first attempt's rows are kept
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch=3-step=16.ckpt", "last.ckpt"]
+    assert not list(folder.rglob(".lighter-tmp-*"))
+
+
+KILL_IN_PREDICT = """\
+seed: 3
+trainer:
+  +callbacks:
+    - _target_: lighter.callbacks.FileWriter
+      path: out
+      writer:
+        _target_: project.kill.write_or_die
+        _mode_: callable
+system:
+  dataloaders:
+    predict:
+      batch_size: 2
+      dataset:
+        _args_: ["$torch.randn(40, 4, generator=torch.Generator().manual_seed(7))"]
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_restarts_a_predict_killed_mid_write(fresh_experiment):
+    """Rank 1 dies half-way through a file: after the restart each of the 40 samples has its file,
+    once, with the prediction, and the stopped attempt's temporary files are gone."""
+    import torch
+
+    folder = fresh_experiment
+    (folder / "project" / "kill.py").write_text(KILL)
+    (folder / "kill.yaml").write_text(KILL_IN_PREDICT)
+    command = restart_command(COMMANDS["torchrun-restarts"])
+    command = command.replace(" fit ", " predict ").replace("restart.yaml", "kill.yaml")
+
+    out = finish([shell(command, folder)])
+
+    assert out.count("Seed: 3") == 2  # two attempts
+    names = sorted(p.name for p in (folder / "out").iterdir())
+    assert names == sorted(f"{i}.pt" for i in range(40))  # no .lighter-tmp-* left
+    torch.manual_seed(3)
+    model = torch.nn.Linear(4, 2)  # the experiment's model, built from the seed
+    inputs = torch.randn(40, 4, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        expected = model(inputs)
+    for i in range(40):
+        torch.testing.assert_close(torch.load(folder / "out" / f"{i}.pt", weights_only=True), expected[i])

@@ -80,6 +80,16 @@ def _sync(path: Path) -> None:
 
 
 STALE_AFTER_S = 600.0
+
+# When this process loaded the writer. torchrun stops a whole group before it restarts it, so in a
+# restarted group an entry of ours unchanged since before then was left by the stopped attempt.
+_LOADED = time.time()
+
+
+def _stale_after_s() -> float:
+    if os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") in ("", "0"):
+        return STALE_AFTER_S
+    return min(STALE_AFTER_S, max(0.0, time.time() - _LOADED))
 """A temporary entry untouched for this long belongs to no live write (one sample takes seconds)."""
 
 
@@ -131,7 +141,8 @@ class FileWriter(SampleWriter):
     (atomically) with the same content.
 
     At the start of predict, lighter's own temporary entries (``.lighter-tmp-*``) that an
-    interrupted run left in ``path`` are removed (see :func:`remove_stale_staging`).
+    interrupted run left in ``path`` are removed (see :func:`remove_stale_staging`); in a group
+    ``torchrun --max-restarts`` restarted, at once, since the attempt that left them is stopped.
 
     Args:
         path: Output folder, created if needed.
@@ -186,7 +197,7 @@ class FileWriter(SampleWriter):
         if not os.access(self.path, os.W_OK | os.X_OK):  # fail before predicting, not at the first write
             raise WriterError(f"FileWriter cannot write into the folder {self.path}: permission denied")
         if trainer.local_rank == 0:  # one process per machine (the folder may be local or shared)
-            remove_stale_staging(self.path)
+            remove_stale_staging(self.path, _stale_after_s())
 
     def on_predict_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_predict_epoch_end(trainer, pl_module)  # every write of this rank has finished

@@ -13,21 +13,34 @@ inherit the parent's environment).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from lighter.errors import Location, StageError
 
-__all__ = ["Launch", "detect_launch", "agree", "check_launch"]
+__all__ = [
+    "Launch",
+    "detect_launch",
+    "agree",
+    "recall",
+    "remember",
+    "fresh_store_after_restart",
+    "check_launch",
+]
 
 # How long a rank waits for rank 0: the default process-group timeout, which Lightning keeps.
 _TIMEOUT = timedelta(minutes=30)
 
-# Rank 0 hosts the store's server: it must outlive the agreement, until the process group's store
-# (same host and port, same process) shares it. Kept for the life of the process.
-_stores: list[Any] = []
+# One connection per (host, port, rank), kept for the life of the process: on rank 0 it may host
+# the store's server, which must outlive the agreement until the process group's store (same host
+# and port, same process) shares it.
+_connections: dict[tuple[str, int, int], Any] = {}
+
+# The launch as torchrun started it, for a process whose MASTER_PORT was moved to a fresh store.
+_moved: dict[tuple[str, int, int], Launch] = {}
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,8 @@ class Launch:
         world_size: The number of processes in the run.
         address: Host of the rank-0 store.
         port: Port of the rank-0 store.
-        attempt: Distinguishes a restarted group's values from the previous attempt's.
+        run: The launcher's id of the whole run (torchrun's run id, SLURM's job and step).
+        restart: How many times torchrun has restarted the group (``--max-restarts``); 0 at first.
     """
 
     name: str
@@ -48,7 +62,13 @@ class Launch:
     world_size: int
     address: str
     port: int
-    attempt: str
+    run: str
+    restart: int = 0
+
+    @property
+    def attempt(self) -> str:
+        """Distinguishes a restarted group's values from the previous attempt's."""
+        return f"{self.run}.{self.restart}"
 
 
 def detect_launch() -> Launch | None:
@@ -56,39 +76,131 @@ def detect_launch() -> Launch | None:
     from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 
     environ = os.environ  # Lightning's environments read it too
+    restart = 0
     # Lightning asks SLURM first, then torchrun: the same order, so both agree on the environment.
     if SLURMEnvironment.detect():
         env: Any = SLURMEnvironment()
-        attempt = f"{environ.get('SLURM_JOB_ID', '')}.{environ.get('SLURM_STEP_ID', '')}"
+        run = f"{environ.get('SLURM_JOB_ID', '')}.{environ.get('SLURM_STEP_ID', '')}"
         name = "SLURM"
     elif TorchElasticEnvironment.detect():
         env = TorchElasticEnvironment()
-        attempt = f"{environ.get('TORCHELASTIC_RUN_ID', '')}.{environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
+        run = environ.get("TORCHELASTIC_RUN_ID", "")
+        restart = int(environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
         name = "torchrun"
     else:
         return None
-    return Launch(name, env.global_rank(), env.world_size(), env.main_address, env.main_port, attempt)
+    launch = Launch(name, env.global_rank(), env.world_size(), env.main_address, env.main_port, run, restart)
+    # After fresh_store_after_restart, MASTER_PORT names the process group's new store; the values
+    # kept across restarts stay in torchrun's.
+    moved = _moved.get((launch.run, launch.restart, launch.rank))
+    return moved if moved is not None else launch
 
 
-def agree(key: str, draw: Callable[[], str], launch: Launch | None) -> str:
-    """Return ``draw()`` of rank 0 on every rank of ``launch`` (``draw()`` itself without a launch).
+def _store(launch: Launch) -> Any:
+    """This rank's connection to the run's store (the first call connects, or serves on rank 0).
 
     Raises:
-        RuntimeError: The store cannot be reached within the process-group timeout.
+        StageError: Rank 0's store cannot be reached within the process-group timeout.
+    """
+    key = (launch.address, launch.port, launch.rank)
+    if key not in _connections:
+        from torch.distributed import rendezvous
+
+        url = f"tcp://{launch.address}:{launch.port}?rank={launch.rank}&world_size={launch.world_size}"
+        with _unreachable(launch):
+            _connections[key] = next(rendezvous(url, timeout=_TIMEOUT))[0]
+    return _connections[key]
+
+
+@contextmanager
+def _unreachable(launch: Launch) -> Iterator[None]:
+    """Turn a store that does not answer in time into an error that says what to check."""
+    try:
+        yield
+    except RuntimeError as error:  # DistNetworkError / DistStoreError: a timeout or a refusal
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StageError(
+            f"{launch.name} rank {launch.rank} of {launch.world_size} could not reach rank 0 at "
+            f"{launch.address}:{launch.port} within {_TIMEOUT.total_seconds():g} s ({reason})",
+            id="trainer#num_nodes",
+            suggestion="check that every node was started with the same trainer#devices × trainer#num_nodes "
+            "and that the address and port are reachable from this machine",
+        ) from error
+
+
+def agree(key: str, draw: Callable[[], str], launch: Launch | None, *, across_restarts: bool = False) -> str:
+    """Return ``draw()`` of rank 0 on every rank of ``launch`` (``draw()`` itself without a launch).
+
+    With ``across_restarts``, a group that torchrun restarted takes the value the first attempt
+    agreed on (its store outlives the processes) instead of drawing anew.
+
+    Raises:
+        StageError: The store cannot be reached within the process-group timeout.
     """
     if launch is None or launch.world_size <= 1:
         return draw()
-    from torch.distributed import rendezvous
+    store = _store(launch)
+    name = f"lighter/{key}/{launch.run if across_restarts else launch.attempt}"
+    with _unreachable(launch):
+        if launch.rank == 0:
+            if across_restarts and store.check([name]):
+                return store.get(name).decode()
+            value = draw()
+            store.set(name, value)
+            return value
+        return store.get(name).decode()
 
-    url = f"tcp://{launch.address}:{launch.port}?rank={launch.rank}&world_size={launch.world_size}"
-    store, _, _ = next(rendezvous(url, timeout=_TIMEOUT))
-    name = f"lighter/{key}/{launch.attempt}"
-    if launch.rank == 0:
-        _stores.append(store)
-        value = draw()
-        store.set(name, value)
-        return value
-    return store.get(name).decode()
+
+def remember(key: str, value: str, launch: Launch | None) -> None:
+    """Keep ``value`` in the store of a torchrun run, for the attempts after a restart to :func:`recall`."""
+    if launch is not None and launch.name == "torchrun" and launch.world_size > 1:
+        with _unreachable(launch):
+            _store(launch).set(f"lighter/{key}/{launch.run}", value)
+
+
+def recall(key: str, launch: Launch | None) -> str | None:
+    """What an earlier attempt of this torchrun run :func:`remember`-ed under ``key``; ``None`` at first."""
+    if launch is None or launch.name != "torchrun" or launch.restart == 0 or launch.world_size <= 1:
+        return None
+    store = _store(launch)
+    name = f"lighter/{key}/{launch.run}"
+    with _unreachable(launch):
+        return store.get(name).decode() if store.check([name]) else None
+
+
+def fresh_store_after_restart(launch: Launch | None, environ: MutableMapping[str, str] = os.environ) -> None:
+    """Give a group that torchrun restarted a store of its own for its process group.
+
+    torchrun's agent keeps one store for every attempt of the run, and the process group's keys
+    carry no attempt: after a restart a rank may read the address a dead rank of the previous
+    attempt published, and gloo fails with "Connection refused" (pytorch/pytorch#135712 is the
+    same race for NCCL). Rank 0 serves a new store on a free port and every rank points
+    ``MASTER_PORT`` at it before Lightning creates the process group.
+    """
+    if launch is None or launch.name != "torchrun" or launch.restart == 0 or launch.world_size <= 1:
+        return
+    if environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return  # each rank-0 process serves its own store already
+
+    def serve() -> str:
+        from torch.distributed import TCPStore
+
+        server = TCPStore(
+            launch.address,
+            0,
+            launch.world_size,
+            is_master=True,
+            timeout=_TIMEOUT,
+            multi_tenant=True,  # the process group's store on this port, in this process, is this one
+            wait_for_workers=False,
+        )
+        _connections[(launch.address, server.port, launch.rank)] = server
+        return str(server.port)
+
+    port = agree("process-group-port", serve, launch)
+    _moved[(launch.run, launch.restart, launch.rank)] = launch
+    environ["MASTER_PORT"] = port
+    environ["TORCHELASTIC_USE_AGENT_STORE"] = "False"
 
 
 def check_launch(trainer: Any, launch: Launch | None, where: Callable[[str], Location | None]) -> None:

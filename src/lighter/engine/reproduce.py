@@ -51,14 +51,17 @@ def choose_seed(
 
     Child processes of Lightning's DDP launcher re-run the same command line; they find the
     parent's seed in ``environ`` (``PL_GLOBAL_SEED``, as Lightning's ``seed_everything`` reads it).
-    The ranks of an external ``launch`` (torchrun, SLURM) all take rank 0's draw.
+    The ranks of an external ``launch`` (torchrun, SLURM) all take rank 0's draw; a group torchrun
+    restarted takes its first attempt's.
     """
     if configured is not None:
         return int(configured)
     inherited = environ.get(SEED_ENV, "").strip()
     if inherited.isdigit():
         return int(inherited)
-    return int(agree("seed", lambda: str(random.SystemRandom().randint(0, _MAX_SEED)), launch))
+    return int(
+        agree("seed", lambda: str(random.SystemRandom().randint(0, _MAX_SEED)), launch, across_restarts=True)
+    )
 
 
 @contextmanager

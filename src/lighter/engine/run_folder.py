@@ -121,6 +121,19 @@ class RunFolder(pl.Callback):
         self.resuming = folder is not None
         self.path: Path | None = _absolute(folder) if folder is not None else None
         self.resolved = False
+        self.continued = False
+
+    def continue_logger(self, trainer: pl.Trainer) -> None:
+        """Point a resumed run's logger at its folder now, before Lightning creates its experiment.
+
+        In a multi-process run Lightning opens every logger's folder just before ``setup``; a
+        version set in :meth:`resolve` would come too late (the logs would go to a new version).
+        """
+        if self.resuming and self.path is not None and not self.continued:
+            _continue_logger(trainer, self.path)
+            if trainer.is_global_zero:
+                _keep_csv_metrics(trainer)
+            self.continued = True
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.resolve(trainer)
@@ -130,7 +143,7 @@ class RunFolder(pl.Callback):
         if self.resolved and self.path is not None:
             return self.path
         if self.path is not None:
-            _continue_logger(trainer, self.path)
+            self.continue_logger(trainer)
             # Continuing into this folder is the point; Lightning's warning that its checkpoint
             # folder "exists and is not empty" would read as a mistake.
             warnings.filterwarnings(
@@ -142,13 +155,15 @@ class RunFolder(pl.Callback):
                 folder = fresh_folder(trainer.default_root_dir)
             shared = trainer.strategy.broadcast(str(folder) if folder is not None else None)
             self.path = _absolute(shared)
+            if trainer.is_global_zero and trainer.world_size > 1:
+                from lighter.engine.launchers import detect_launch, remember
+
+                remember("run-folder", str(self.path), detect_launch())  # for a torchrun restart
         for callback in trainer.checkpoint_callbacks:
             if getattr(callback, "dirpath", "") is None:  # an explicit dirpath is the user's choice
                 callback.dirpath = str(self.path / CHECKPOINTS)
         if trainer.is_global_zero:
-            if self.resuming:
-                _keep_csv_metrics(trainer)
-            else:
+            if not self.resuming:
                 _open_logger(trainer)
             self.path.mkdir(parents=True, exist_ok=True)
             save_config(self.path, self.record, self.text)

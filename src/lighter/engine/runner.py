@@ -297,17 +297,48 @@ def prepare(
         raise problems[0] if len(problems) == 1 else ValidationError(problems)
     configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
 
-    from lighter.engine.launchers import detect_launch
+    from lighter.engine.launchers import detect_launch, fresh_store_after_restart
     from lighter.engine.reproduce import choose_seed, recorded_config
 
-    # Under torchrun or srun every rank runs this line: rank 0's draw reaches the others.
-    seed = choose_seed(configured_seed, launch=detect_launch())
+    launch = detect_launch()
+    # Under torchrun or srun every rank runs this line: rank 0's draw reaches the others (and a
+    # group torchrun restarted takes the first attempt's seed).
+    seed = choose_seed(configured_seed, launch=launch)
+    fresh_store_after_restart(launch)
+    if resume is None and stage is Stage.FIT:
+        resume = _restarted(parser, launch)
     record = recorded_config(parser.config, seed)
     if project is not None:
         # A relative `project` was found from the cwd or the config's folder; the saved config
         # lives elsewhere, so it records the folder that was actually imported.
         record["project"] = str(project)
     return Prepared(pruned, record, seed, resume)
+
+
+def _restarted(parser: ConfigParser, launch: Any) -> Resume | None:
+    """A group torchrun restarted (``--max-restarts``) continues its first attempt's run folder.
+
+    From that folder's last checkpoint when ``args#fit#ckpt_path`` is ``last``; otherwise the fit
+    starts over there, as Lightning would, and says how to make it continue.
+    """
+    from lighter.engine.launchers import recall
+    from lighter.engine.resume import CONFIG_FILE, find_checkpoint
+
+    previous = recall("run-folder", launch)
+    if previous is None:
+        return None
+    folder = Path(previous)
+    wanted = parser.get("args#fit#ckpt_path") if "args#fit#ckpt_path" in parser else None
+    checkpoint = find_checkpoint(folder) if wanted == "last" else None
+    restart = f"torchrun restarted the run (restart {launch.restart})"
+    if wanted == "last":  # from the run folder's checkpoint, else Lightning looks in a set dirpath
+        _say(f"{restart}: continuing it in its run folder from the last checkpoint")
+    else:
+        _say(
+            f"{restart}: the fit starts over in {folder} (to continue from the last epoch instead, "
+            "give a ModelCheckpoint save_last: true and set args#fit#ckpt_path: last)"
+        )
+    return Resume(folder, folder / CONFIG_FILE, checkpoint)
 
 
 def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
@@ -327,6 +358,7 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     use_atomic_checkpoints(trainer)
     text = config_text(prepared.record, prepared.parser.location)  # with where each value came from
     folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None, text)
+    folder.continue_logger(trainer)
     # First, so that its `setup` decides the folder before any checkpoint callback resolves its own.
     trainer.callbacks.insert(0, folder)
     trainer.callbacks.append(RandomState())
