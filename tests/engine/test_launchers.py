@@ -11,7 +11,14 @@ import pytest
 from torch.distributed import TCPStore
 
 from lighter.engine import launchers
-from lighter.engine.launchers import Launch, agree, fresh_store_after_restart, recall, remember
+from lighter.engine.launchers import (
+    Launch,
+    agree,
+    fresh_store_after_restart,
+    lightning_nodes,
+    recall,
+    remember,
+)
 from lighter.engine.reproduce import SEED_ENV, choose_seed
 from lighter.errors import StageError
 
@@ -129,3 +136,15 @@ def test_lightnings_children_take_pl_global_seed():
     """Lightning's launcher starts its children with PL_GLOBAL_SEED, which seed_everything sets."""
     assert SEED_ENV == "PL_GLOBAL_SEED"
     assert choose_seed(None, {"PL_GLOBAL_SEED": "123"}, Launch("torchrun", 1, 2, "127.0.0.1", 1, "x")) == 123
+
+
+def test_the_main_process_of_each_node_of_lightnings_launcher_takes_part():
+    env = {"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "2900", "NODE_RANK": "1"}
+    assert lightning_nodes(2, env) == Launch("Lightning", 1, 2, "10.0.0.1", 2900, "10.0.0.1:2900")
+    no_node_rank = {k: v for k, v in env.items() if k != "NODE_RANK"}
+    assert lightning_nodes(2, {**no_node_rank, "GROUP_RANK": "0"}).rank == 0  # Lightning reads it too
+    assert lightning_nodes(1, env) is None  # one node: nothing to agree with
+    assert lightning_nodes("2", env) is None and lightning_nodes(True, env) is None
+    assert lightning_nodes(2, {**env, "LOCAL_RANK": "1"}) is None  # a child: inherits PL_GLOBAL_SEED
+    assert lightning_nodes(2, {k: v for k, v in env.items() if k != "MASTER_PORT"}) is None
+    assert lightning_nodes(2, no_node_rank) is None

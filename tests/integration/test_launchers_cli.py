@@ -68,8 +68,10 @@ def page_commands() -> dict[str, str]:
     for block in re.findall(r"```bash\n(.*?)```", page, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             words = line.split()
-            if words and words[0] in ("lighter", "torchrun", "srun"):
-                key = words[0] + ("-nodes" if "--nnodes=2" in words else "")
+            first = next((w for w in words if "=" not in w or w.startswith("-")), "")  # after VAR=value
+            if first in ("lighter", "torchrun", "srun"):
+                nodes = "--nnodes=2" in words or "NODE_RANK=$NODE_RANK" in words
+                key = first + ("-nodes" if nodes else "")
                 key += "-restarts" if "--max-restarts=1" in words else ""
                 commands[key] = re.sub(r" +", " ", line.strip())
     return commands
@@ -87,7 +89,14 @@ QUICK = "--trainer#max_epochs=1"
 
 
 def test_the_page_has_every_launcher():
-    assert sorted(COMMANDS) == ["lighter", "srun", "torchrun", "torchrun-nodes", "torchrun-restarts"]
+    assert sorted(COMMANDS) == [
+        "lighter",
+        "lighter-nodes",
+        "srun",
+        "torchrun",
+        "torchrun-nodes",
+        "torchrun-restarts",
+    ]
 
 
 def shell(command: str, cwd: Path, **extra: str) -> subprocess.Popen:
@@ -130,6 +139,29 @@ def test_torchrun_two_nodes_one_process_each(fresh_experiment):
         for r in (0, 1)
     ]
     check_one_run(folder, finish(nodes))
+
+
+@pytest.mark.slow
+def test_lightnings_launcher_on_two_nodes_two_devices_each(fresh_experiment):
+    """Two "machines" on localhost, each starting its second process itself: four ranks, one seed."""
+    folder = fresh_experiment
+    port = str(free_port())
+    nodes = [
+        shell(
+            f"{COMMANDS['lighter-nodes']} {QUICK}", folder, NODE_RANK=str(r), HEAD_NODE="127.0.0.1", PORT=port
+        )
+        for r in (0, 1)
+    ]
+    out = finish(nodes)
+    seeds = re.findall(r"^Seed: (\d+)$", out, re.MULTILINE)
+    assert len(seeds) == 1, out  # printed by global rank 0 only
+    recorded = [json.loads((folder / "seeds" / f"fit-rank{r}.json").read_text()) for r in range(4)]
+    assert {r["seed"] for r in recorded} == {int(seeds[0])}
+    assert len({r["weight"] for r in recorded}) == 1  # every rank of both nodes built the same model
+    (config,) = folder.rglob("config.yaml")
+    assert yaml.safe_load(config.read_text())["seed"] == int(seeds[0])
+    (checkpoint,) = folder.rglob("*.ckpt")
+    assert checkpoint.name == "epoch=0-step=2.ckpt"  # 64 samples / 4 ranks / batch 8
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ inherit the parent's environment).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,9 +48,9 @@ class Launch:
     """Where this process stands in a run started by an external launcher.
 
     Attributes:
-        name: ``"torchrun"`` or ``"SLURM"``.
-        rank: The global rank of this process.
-        world_size: The number of processes in the run.
+        name: ``"torchrun"``, ``"SLURM"``, or ``"Lightning"`` (its launcher on several nodes).
+        rank: The global rank of this process (its node's, for ``"Lightning"``).
+        world_size: The number of processes in the run (of nodes, for ``"Lightning"``).
         address: Host of the rank-0 store.
         port: Port of the rank-0 store.
         run: The launcher's id of the whole run (torchrun's run id, SLURM's job and step).
@@ -96,6 +96,26 @@ def detect_launch() -> Launch | None:
     return moved if moved is not None else launch
 
 
+def lightning_nodes(num_nodes: Any, environ: Mapping[str, str] = os.environ) -> Launch | None:
+    """The main process of one node of a multi-node run started by Lightning's own launcher, or ``None``.
+
+    Started by hand on each machine with ``MASTER_ADDR``, ``MASTER_PORT`` and ``NODE_RANK`` (as
+    Lightning documents), the nodes' main processes are the ones that must agree: each starts its
+    node's other processes, which inherit its seed. ``rank`` is the node's, ``world_size`` the
+    number of nodes (``trainer#num_nodes``).
+    """
+    if not isinstance(num_nodes, int) or isinstance(num_nodes, bool) or num_nodes <= 1:
+        return None
+    if "LOCAL_RANK" in environ:  # a process Lightning's launcher started: it inherits the seed
+        return None
+    node = environ.get("NODE_RANK", environ.get("GROUP_RANK", ""))
+    port = environ.get("MASTER_PORT", "")
+    if not node.isdigit() or not port.isdigit():
+        return None  # without MASTER_PORT every node would pick its own: Lightning's error follows
+    address = environ.get("MASTER_ADDR", "127.0.0.1")
+    return Launch("Lightning", int(node), num_nodes, address, int(port), run=f"{address}:{port}")
+
+
 def _store(launch: Launch) -> Any:
     """This rank's connection to the run's store (the first call connects, or serves on rank 0).
 
@@ -104,11 +124,23 @@ def _store(launch: Launch) -> Any:
     """
     key = (launch.address, launch.port, launch.rank)
     if key not in _connections:
-        from torch.distributed import rendezvous
+        from torch.distributed import TCPStore
 
-        url = f"tcp://{launch.address}:{launch.port}?rank={launch.rank}&world_size={launch.world_size}"
+        # As torch.distributed's env:// rendezvous makes it, so that the process group's store
+        # is this one: a client of torchrun's agent store, else served by rank 0 (multi-tenant: the
+        # process group's server on this port, in this process, is this one) without waiting for
+        # the others to connect (Lightning's nodes do not say how many there are).
+        serve = launch.rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True"
         with _unreachable(launch):
-            _connections[key] = next(rendezvous(url, timeout=_TIMEOUT))[0]
+            _connections[key] = TCPStore(
+                launch.address,
+                launch.port,
+                launch.world_size if serve else None,
+                is_master=serve,
+                timeout=_TIMEOUT,
+                wait_for_workers=False,
+                multi_tenant=serve,
+            )
     return _connections[key]
 
 
@@ -119,8 +151,9 @@ def _unreachable(launch: Launch) -> Iterator[None]:
         yield
     except RuntimeError as error:  # DistNetworkError / DistStoreError: a timeout or a refusal
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        who = "node" if launch.name == "Lightning" else "rank"
         raise StageError(
-            f"{launch.name} rank {launch.rank} of {launch.world_size} could not reach rank 0 at "
+            f"{launch.name} {who} {launch.rank} of {launch.world_size} could not reach {who} 0 at "
             f"{launch.address}:{launch.port} within {_TIMEOUT.total_seconds():g} s ({reason})",
             id="trainer#num_nodes",
             suggestion="check that every node was started with the same trainer#devices × trainer#num_nodes "

@@ -297,10 +297,16 @@ def prepare(
         raise problems[0] if len(problems) == 1 else ValidationError(problems)
     configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
 
-    from lighter.engine.launchers import detect_launch, fresh_store_after_restart
+    from lighter.engine.launchers import detect_launch, fresh_store_after_restart, lightning_nodes
     from lighter.engine.reproduce import choose_seed, recorded_config
 
     launch = detect_launch()
+    if launch is None and "trainer#num_nodes" in parser:
+        launch = lightning_nodes(parser.get_parsed_content("trainer#num_nodes"))
+        if launch is not None and launch.rank > 0:
+            from pytorch_lightning.utilities import rank_zero_only
+
+            rank_zero_only.rank = launch.rank  # not global rank 0: print nothing (Lightning sets it later)
     # Under torchrun or srun every rank runs this line: rank 0's draw reaches the others (and a
     # group torchrun restarted takes the first attempt's seed).
     seed = choose_seed(configured_seed, launch=launch)
