@@ -105,15 +105,47 @@ def shell(command: str, cwd: Path, **extra: str) -> subprocess.Popen:
     return start(["bash", "-c", command], cwd, PATH=path, **extra)
 
 
+# Merged after the experiment for `predict`: a FileWriter, and 11 samples for 2 or 4 ranks (the
+# DistributedSampler pads the last shares with repeats, which must not add files).
+WRITE = """\
+trainer:
+  +callbacks:
+    - _target_: lighter.callbacks.FileWriter
+      path: predictions
+      writer: tensor
+system:
+  dataloaders:
+    predict:
+      batch_size: 2
+      dataset:
+        _args_: ["$torch.randn(11, 4)"]
+"""
+
+
+def predict_command(command: str) -> str:
+    """The same launch, for ``predict`` with the FileWriter of :data:`WRITE` (and a port of its own)."""
+    command = re.sub(r"--master-port=\d+", f"--master-port={free_port()}", command)
+    return command.replace(" fit ", " predict ").replace("experiment.yaml", "experiment.yaml,write.yaml")
+
+
+def check_each_sample_written_once(folder: Path, stdout: str) -> None:
+    assert len(re.findall(r"^Seed: \d+$", stdout, re.MULTILINE)) == 1, stdout[-2000:]
+    names = sorted(p.name for p in (folder / "predictions").iterdir())
+    assert names == sorted(f"{i}.pt" for i in range(11))  # each once; no temporary files left
+
+
 @pytest.mark.slow
 def test_lightnings_launcher(fresh_experiment):
     folder = fresh_experiment
+    (folder / "write.yaml").write_text(WRITE)
     check_one_run(folder, finish([shell(f"{COMMANDS['lighter']} {QUICK}", folder)]))
+    check_each_sample_written_once(folder, finish([shell(predict_command(COMMANDS["lighter"]), folder)]))
 
 
 @pytest.mark.slow
-def test_torchrun_one_node_two_processes_then_test(fresh_experiment):
+def test_torchrun_one_node_two_processes_then_test_and_predict(fresh_experiment):
     folder = fresh_experiment
+    (folder / "write.yaml").write_text(WRITE)
     command = COMMANDS["torchrun"].replace("torchrun ", f"torchrun --master-port={free_port()} ", 1)
     check_one_run(folder, finish([shell(f"{command} {QUICK}", folder)]))
     (checkpoint,) = folder.rglob("*.ckpt")
@@ -122,37 +154,32 @@ def test_torchrun_one_node_two_processes_then_test(fresh_experiment):
         [shell(f"{test} --args#test#ckpt_path={checkpoint} --trainer#default_root_dir=tested", folder)]
     )
     assert out.count("test/metrics/MulticlassAccuracy/epoch") == 1  # the table, printed by rank 0
+    predict = predict_command(command) + f" --args#predict#ckpt_path={checkpoint}"
+    check_each_sample_written_once(folder, finish([shell(predict, folder)]))
+
+
+def two_nodes(command: str, folder: Path) -> list[subprocess.Popen]:
+    """``command`` started as node 0 and node 1 of a run whose head node is this machine."""
+    port = str(free_port())
+    return [shell(command, folder, NODE_RANK=str(r), HEAD_NODE="127.0.0.1", PORT=port) for r in (0, 1)]
 
 
 @pytest.mark.slow
 def test_torchrun_two_nodes_one_process_each(fresh_experiment):
     folder = fresh_experiment
-    port = str(free_port())
-    nodes = [
-        shell(
-            f"{COMMANDS['torchrun-nodes']} {QUICK}",
-            folder,
-            NODE_RANK=str(r),
-            HEAD_NODE="127.0.0.1",
-            PORT=port,
-        )
-        for r in (0, 1)
-    ]
-    check_one_run(folder, finish(nodes))
+    (folder / "write.yaml").write_text(WRITE)
+    check_one_run(folder, finish(two_nodes(f"{COMMANDS['torchrun-nodes']} {QUICK}", folder)))
+    check_each_sample_written_once(
+        folder, finish(two_nodes(predict_command(COMMANDS["torchrun-nodes"]), folder))
+    )
 
 
 @pytest.mark.slow
 def test_lightnings_launcher_on_two_nodes_two_devices_each(fresh_experiment):
     """Two "machines" on localhost, each starting its second process itself: four ranks, one seed."""
     folder = fresh_experiment
-    port = str(free_port())
-    nodes = [
-        shell(
-            f"{COMMANDS['lighter-nodes']} {QUICK}", folder, NODE_RANK=str(r), HEAD_NODE="127.0.0.1", PORT=port
-        )
-        for r in (0, 1)
-    ]
-    out = finish(nodes)
+    (folder / "write.yaml").write_text(WRITE)
+    out = finish(two_nodes(f"{COMMANDS['lighter-nodes']} {QUICK}", folder))
     seeds = re.findall(r"^Seed: (\d+)$", out, re.MULTILINE)
     assert len(seeds) == 1, out  # printed by global rank 0 only
     recorded = [json.loads((folder / "seeds" / f"fit-rank{r}.json").read_text()) for r in range(4)]
@@ -162,12 +189,13 @@ def test_lightnings_launcher_on_two_nodes_two_devices_each(fresh_experiment):
     assert yaml.safe_load(config.read_text())["seed"] == int(seeds[0])
     (checkpoint,) = folder.rglob("*.ckpt")
     assert checkpoint.name == "epoch=0-step=2.ckpt"  # 64 samples / 4 ranks / batch 8
+    check_each_sample_written_once(
+        folder, finish(two_nodes(predict_command(COMMANDS["lighter-nodes"]), folder))
+    )
 
 
-@pytest.mark.slow
-def test_simulated_slurm_two_tasks(fresh_experiment):
-    """The sbatch script's srun line, as two tasks with the variables srun sets for them."""
-    folder = fresh_experiment
+def slurm_tasks(command: str, folder: Path) -> list[subprocess.Popen]:
+    """``command`` as the two tasks srun starts, with the variables srun sets for them."""
     slurm = {
         "SLURM_NTASKS": "2",
         "SLURM_NTASKS_PER_NODE": "2",
@@ -179,12 +207,17 @@ def test_simulated_slurm_two_tasks(fresh_experiment):
         "SLURM_STEP_ID": "0",
         "MASTER_PORT": str(free_port()),  # as the sbatch script sets it
     }
-    command = COMMANDS["srun"].removeprefix("srun ")
-    tasks = [
-        shell(f"{command} {QUICK}", folder, **slurm, SLURM_PROCID=str(r), SLURM_LOCALID=str(r))
-        for r in (0, 1)
-    ]
-    check_one_run(folder, finish(tasks))
+    command = command.removeprefix("srun ")
+    return [shell(command, folder, **slurm, SLURM_PROCID=str(r), SLURM_LOCALID=str(r)) for r in (0, 1)]
+
+
+@pytest.mark.slow
+def test_simulated_slurm_two_tasks(fresh_experiment):
+    """The sbatch script's srun line, for fit and then predict."""
+    folder = fresh_experiment
+    (folder / "write.yaml").write_text(WRITE)
+    check_one_run(folder, finish(slurm_tasks(f"{COMMANDS['srun']} {QUICK}", folder)))
+    check_each_sample_written_once(folder, finish(slurm_tasks(predict_command(COMMANDS["srun"]), folder)))
 
 
 @pytest.mark.slow
