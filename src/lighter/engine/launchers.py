@@ -4,10 +4,17 @@
 they draw (a seed) is shared unless the ranks talk. They do so here, before anything is built,
 through the same TCP store that ``torch.distributed`` will use for the process group: the address,
 port, rank and world size come from Lightning's own cluster environment for the launcher (so they
-are the ones Lightning will use), and the store is made by ``torch.distributed.rendezvous``, whose
-server on rank 0 is shared (multi-tenant) with the process group's, or is torchrun's agent store.
+are the ones Lightning will use), and the store is made as ``torch.distributed``'s ``env://``
+rendezvous makes it: torchrun's agent store, or a server on rank 0 that the process group's
+shares (multi-tenant).
 Nothing here runs for a single process, or for the children of Lightning's own launcher (they
-inherit the parent's environment).
+inherit the parent's environment); across several machines, the main processes of Lightning's
+launcher on each node agree the same way (:func:`lightning_nodes`).
+
+torchrun's store outlives the processes when ``--max-restarts`` restarts a group: what the first
+attempt :func:`remember`-ed (its run folder) or agreed ``across_restarts`` (its seed), a restarted
+group finds again, and :func:`fresh_store_after_restart` keeps the dead attempt's keys away from
+the new process group.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from lighter.errors import Location, StageError
 __all__ = [
     "Launch",
     "detect_launch",
+    "lightning_nodes",
     "agree",
     "recall",
     "remember",
@@ -184,6 +192,10 @@ def agree(key: str, draw: Callable[[], str], launch: Launch | None, *, across_re
         return store.get(name).decode()
 
 
+def _restarted_group(launch: Launch | None) -> bool:
+    return launch is not None and launch.name == "torchrun" and launch.restart > 0 and launch.world_size > 1
+
+
 def remember(key: str, value: str, launch: Launch | None) -> None:
     """Keep ``value`` in the store of a torchrun run, for the attempts after a restart to :func:`recall`."""
     if launch is not None and launch.name == "torchrun" and launch.world_size > 1:
@@ -193,7 +205,7 @@ def remember(key: str, value: str, launch: Launch | None) -> None:
 
 def recall(key: str, launch: Launch | None) -> str | None:
     """What an earlier attempt of this torchrun run :func:`remember`-ed under ``key``; ``None`` at first."""
-    if launch is None or launch.name != "torchrun" or launch.restart == 0 or launch.world_size <= 1:
+    if not _restarted_group(launch):
         return None
     store = _store(launch)
     name = f"lighter/{key}/{launch.run}"
@@ -210,7 +222,7 @@ def fresh_store_after_restart(launch: Launch | None, environ: MutableMapping[str
     same race for NCCL). Rank 0 serves a new store on a free port and every rank points
     ``MASTER_PORT`` at it before Lightning creates the process group.
     """
-    if launch is None or launch.name != "torchrun" or launch.restart == 0 or launch.world_size <= 1:
+    if not _restarted_group(launch):
         return
     if environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return  # each rank-0 process serves its own store already
