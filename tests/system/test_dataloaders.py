@@ -133,3 +133,25 @@ def test_recording_ends_with_the_block(dataset):
     outside = DataLoader(dataset, batch_size=2)
     assert "_lighter_init_args" in vars(inside) and "_lighter_init_args" not in vars(outside)
     assert outside.batch_size == 2 and len(list(outside)) == 32  # the class still works as before
+
+
+def test_recording_leaves_dataloaders_signature_and_its_checks_as_they_were(dataset, tmp_path):
+    """Once the hook is installed, DataLoader's own signature (what config checks read) is unchanged:
+    a wrong batch size is still caught before building, in the same process as a finished run."""
+    import inspect
+
+    before = inspect.signature(DataLoader.__init__)
+    with recording_init_args():
+        DataLoader(dataset, batch_size=2)
+    assert list(inspect.signature(DataLoader).parameters) == list(before.parameters)[1:]
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        "loader:\n  _target_: torch.utils.data.DataLoader\n  dataset: []\n  batch_size: two\n  shufle: true\n"
+    )
+    parser = ConfigParser()
+    parser.read_config(str(path))
+    found = sorted(str(problem).removeprefix(f"{tmp_path}/") for problem in parser.find_problems())
+    assert found == [
+        "exp.yaml:4 @ loader#batch_size: expects int, got 'two' (str)",
+        "exp.yaml:5 @ loader: torch.utils.data.DataLoader got an unexpected argument 'shufle' (did you mean 'shuffle'?)",
+    ], found

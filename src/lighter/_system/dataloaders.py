@@ -80,6 +80,9 @@ def recording_init_args() -> Iterator[None]:
     if DataLoader.__dict__.get("__new__") is None:
         if "__new__" in DataLoader.__dict__ or DataLoader.__new__ is not object.__new__:
             raise RuntimeError("DataLoader already has its own __new__; lighter cannot record its arguments")
+        # Python reads a class's signature from its own __new__ first: without this, DataLoader's
+        # would read (*args, **kwargs) from now on, and checks of its arguments would see nothing.
+        _recording_new.__signature__ = inspect.signature(DataLoader.__init__)  # type: ignore[attr-defined]
         DataLoader.__new__ = staticmethod(_recording_new)  # type: ignore[assignment]
     _recording.depth = getattr(_recording, "depth", 0) + 1
     try:
