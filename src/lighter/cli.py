@@ -289,7 +289,7 @@ def check(
             typer.echo(f"{_count(len(report.sites), 'place')} in {config} would run code:")
             for site in report.sites:
                 typer.echo(f"  {site}")
-        stages = ", ".join(s.value for s in report.stages)
+        stages = ", ".join(s.value for s in report.stages) + (" and its sweep" if report.sweep else "")
         if report.ok:
             counts = ", ".join(
                 _count(n, what)

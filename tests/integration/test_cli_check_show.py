@@ -81,6 +81,38 @@ def test_check_says_ok_and_what_it_checked(folder, lighter):
     assert not (folder / "built").exists()
 
 
+SWEEP = """\
+sweep:
+  monitor: val/loss/epoch
+  direction: minimise
+  trials: 4
+  params:
+    lr: {id: system#optimizer#lrr, log_uniform: [0.1, 0.001]}
+    size: {id: system#dataloaders#train#batch_size, choice: [4, 8]}
+"""
+
+
+def test_check_reads_a_sweep_section_as_lighter_sweep_does(folder, lighter):
+    (folder / "sweep.yaml").write_text(SWEEP)
+    result = lighter("check", "experiment.yaml,sweep.yaml", cwd=folder)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "sweep.yaml:3:14 @ sweep#direction: direction must be maximize or minimize, got 'minimise' "
+        "(did you mean 'minimize'?)",
+        "sweep.yaml:6:14 @ sweep#params#lr#id: 'system#optimizer#lrr': the sweep would create a new key "
+        "'lrr' next to the existing 'lr' (did you mean 'system#optimizer#lr'?)",
+        "sweep.yaml:6:36 @ sweep#params#lr#log_uniform: inverted range [0.1, 0.001] (did you mean [0.001, 0.1]?)",
+        "3 problems in experiment.yaml,sweep.yaml (checked for fit and its sweep; nothing built)",
+    ]
+    fixed = [
+        "--sweep#direction=minimize",
+        "--sweep#params#lr={id: system#optimizer#lr, log_uniform: [0.001, 0.1]}",
+    ]
+    result = lighter("check", "experiment.yaml,sweep.yaml", *fixed, cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: experiment.yaml,sweep.yaml is ready for fit and its sweep (")
+
+
 def test_check_for_a_stage_reports_its_missing_parts(folder, lighter):
     result = lighter("check", "experiment.yaml", "--stage=fit", "--system#optimizer=null", cwd=folder)
     assert result.returncode == 1

@@ -100,8 +100,6 @@ def test_experiment_passes_lighter_check_for_its_stages(config, stages, monkeypa
     """The whole-graph pre-flight finds nothing wrong in a shipped experiment (no false alarms)."""
     from lighter.engine.check import check_config
 
-    if "sweep.yaml" in config:
-        pytest.skip("a sweep section is for `lighter sweep`, which lighter check does not cover")
     monkeypatch.chdir(ROOT)
     for stage in (None, *stages):
         report = check_config(config, stage=stage)

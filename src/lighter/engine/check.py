@@ -8,7 +8,9 @@ model or Trainer constructor is called.
 
 Without a stage, the whole config is checked (nothing pruned) and each stage whose dataloader the
 config sets up (``train`` → fit, ``val`` → validate, ``test`` → test, ``predict`` → predict) must
-have the parts it needs; a config with no dataloaders at all is checked as for ``fit``.
+have the parts it needs; a config with no dataloaders at all is checked as for ``fit``. A config
+with a ``sweep`` section is checked as ``lighter sweep`` reads it: the section itself (params,
+distributions, the ids they set), and the rest for ``fit``, which each trial runs.
 
 With ``safe``, every place that would run code is listed first (:func:`lighter.config.safety.code_sites`);
 if safe mode refuses any of them, those refusals are the problems and nothing else is done, since
@@ -54,6 +56,8 @@ class CheckReport:
         references: How many ``@`` references were checked.
         expressions: How many ``$`` expressions were checked.
         sites: With ``safe``: every place in the config that would run code, allowed or not.
+        sweep: The config has a ``sweep`` section, which was checked as ``lighter sweep`` reads it
+            (its trials are fits: without a stage, the rest is checked for ``fit``).
     """
 
     stages: list[Stage]
@@ -62,6 +66,7 @@ class CheckReport:
     references: int = 0
     expressions: int = 0
     sites: list[Any] = field(default_factory=list)
+    sweep: bool = False
 
     @property
     def ok(self) -> bool:
@@ -108,8 +113,9 @@ def check_config(
     from lighter.engine.runner import load
 
     parser = load(config, overrides)
-    stages = [Stage(stage)] if stage is not None else stages_to_check(parser.config)
-    report = CheckReport(stages)
+    sweep = parser.config.get("sweep") is not None
+    stages = [Stage(stage)] if stage is not None else [Stage.FIT] if sweep else stages_to_check(parser.config)
+    report = CheckReport(stages, sweep=sweep)
     if safe:
         from lighter.config.safety import allowed_packages, code_sites
         from lighter.errors import UnsafeConfigError
@@ -119,7 +125,7 @@ def check_config(
         if refused:
             report.problems = [UnsafeConfigError(s.refusal, id=s.id, location=s.location) for s in refused]
             return report
-    structure = find_problems(parser.config, parser.location)
+    structure = find_problems(parser.config, parser.location, sweep=sweep)
     report.problems += structure
     for each in stages:
         try:
@@ -134,6 +140,8 @@ def check_config(
         _import_project(parser)
     except LighterError as error:
         report.problems.append(error)
+    if sweep:  # after the project: a param may name an argument of a project class
+        report.problems += _sweep_problems(parser, config)
     # A key the structure check already reports (system#crit) is not reported again as an
     # unexpected argument of its component: one problem per line.
     reported = {_line(p) for p in structure}
@@ -143,6 +151,23 @@ def check_config(
     report.problems.sort(key=_order(parser.files))
     _count(checked, report)
     return report
+
+
+def _sweep_problems(parser: ConfigParser, config: str | Path | Sequence[str | Path]) -> list[LighterError]:
+    """What ``lighter sweep`` would refuse in the ``sweep`` section (its trials are fits of the rest)."""
+    from lighter.engine.sweep_spec import parse_sweep
+    from lighter.errors import ValidationError
+
+    first = (
+        config[0]
+        if isinstance(config, Sequence) and not isinstance(config, str)
+        else str(config).split(",")[0]
+    )
+    try:
+        parse_sweep(parser, name=Path(first).stem)
+    except ValidationError as error:
+        return list(error.errors)
+    return []
 
 
 def _import_project(parser: ConfigParser) -> None:
