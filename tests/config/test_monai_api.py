@@ -23,6 +23,7 @@ from lighter.config import (
     ConfigParser,
     ReferenceResolver,
 )
+from lighter.config.merge import copy_tree
 from lighter.errors import (
     ArgumentError,
     CircularReferenceError,
@@ -198,6 +199,91 @@ def test_allow_missing_reference_keeps_text(monkeypatch):
     parser.parse()
     with pytest.raises(ValueError, match="reference '@nope' does not exist"):
         parser.get_parsed_content("a")
+
+
+# --- ReferenceResolver's helpers on raw configs, with MONAI's as the oracle -------------------------
+
+RAW = {
+    "net": {"_target_": "torch.nn.Linear", "in_features": "@dims#in", "out_features": "$@dims#out * 2"},
+    "dims": {"in": 4, "out": 3, "pair": ["@dims::in", "$@dims#in + @dims#in + @dims#out"]},
+    "mail": "name@example.org",
+    "off": {"_target_": "torch.nn.ReLU", "_disabled_": True},
+    "text": "plain text",
+}
+STRINGS = ["@a", "@a::b#c", "$@a + @a + @b::c", "$'@x'", "me@host", "@", "plain", "$1 + 1", "x @a"]
+
+
+def hashed(value):
+    """MONAI's result with its ``::`` ids written with ``#``, as lighter writes them (a documented difference)."""
+    if isinstance(value, str):
+        return value.replace("::", "#")
+    if isinstance(value, dict):
+        return {hashed(k): hashed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hashed(v) for v in value]
+    return value
+
+
+def coloned(refs):
+    return {k.replace("#", "::"): v for k, v in refs.items()}
+
+
+@pytest.mark.parametrize("value", STRINGS)
+def test_match_refs_pattern_counts_like_monai(value):
+    from monai.bundle import ReferenceResolver as Monai
+
+    assert ReferenceResolver.match_refs_pattern(value) == hashed(Monai.match_refs_pattern(value))
+
+
+@pytest.mark.parametrize("id_", ["", "net", "dims", "dims#pair"])
+def test_find_refs_in_config_finds_what_monai_finds(id_):
+    from monai.bundle import ReferenceResolver as Monai
+
+    config = RAW if not id_ else ConfigParser(RAW)[id_]
+    assert ReferenceResolver.find_refs_in_config(config, id_) == hashed(
+        Monai.find_refs_in_config(config, id_)
+    )
+    given = {"dims#in": 5}
+    assert ReferenceResolver.find_refs_in_config(config, id_, given) is given  # updated in place
+
+
+@pytest.mark.parametrize("value", [*STRINGS, "@a::b"])
+def test_update_refs_pattern_rewrites_like_monai(value):
+    from monai.bundle import ReferenceResolver as Monai
+
+    refs = {"a": object(), "a#b#c": 2, "b#c": 3, "x": 4, "": 5, "a#b": 6}
+    assert ReferenceResolver.update_refs_pattern(value, refs) == hashed(
+        Monai.update_refs_pattern(value, coloned(refs))
+    )
+
+
+def test_update_config_with_refs_puts_built_parts_in_like_monai():
+    from monai.bundle import ReferenceResolver as Monai
+
+    refs = {"net": "built net", "dims#pair#1": 11, "dims#in": 4, "dims#out": 3, "off": None}
+    config = copy_tree(RAW)
+    ours = ReferenceResolver.update_config_with_refs(config, "", refs)
+    assert ours == hashed(Monai.update_config_with_refs(config, "", coloned(refs)))
+    assert ours["dims"]["pair"] == [4, 11] and "off" not in ours  # a disabled component is left out
+    # Text that refers to nothing is left as written (MONAI turns '#' into '::' there too).
+    assert ReferenceResolver.update_config_with_refs({"c": "color #fff", "d": "a::b"}, "") == {
+        "c": "color #fff",
+        "d": "a::b",
+    }
+    assert config == RAW  # the input is not changed
+
+
+def test_a_missing_reference_in_the_helpers_is_a_key_error_or_a_warning(monkeypatch):
+    with pytest.raises(KeyError, match="can not find expected ID 'b' in the references") as caught:
+        ReferenceResolver.update_refs_pattern("$@a + @b", {"a": 1})
+    assert isinstance(caught.value, MissingReferenceError)
+    with pytest.raises(KeyError):
+        ReferenceResolver.update_config_with_refs({"x": "$1"}, "", {})
+    monkeypatch.setattr(ReferenceResolver, "allow_missing_reference", True)
+    with pytest.warns(UserWarning, match="can not find expected ID 'b'"):
+        assert ReferenceResolver.update_refs_pattern("$@a + @b", {"a": 1}) == "$__local_refs['a'] + @b"
+    with pytest.warns(UserWarning):
+        assert ReferenceResolver.update_refs_pattern("@b", {}) == "@b"
 
 
 # --- duplicate keys -------------------------------------------------------------------------------

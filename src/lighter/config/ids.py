@@ -97,6 +97,20 @@ def whole_reference(value: str) -> str | None:
     return normalize_id(match.group()[1:]) if match else None
 
 
+def reference_counts(value: str) -> dict[str, int]:
+    """How often each id is referred to in ``value``: every ``@id`` of a ``$`` expression, or the one
+    id of a string that is exactly ``@id`` (an ``@`` elsewhere in plain text is not a reference)."""
+    if is_expression(value):
+        found = [normalize_id(m[1:]) for m in _REF_PATTERN.findall(value)]
+    else:
+        whole = whole_reference(value)
+        found = [] if whole is None else [whole]
+    counts: dict[str, int] = {}
+    for id_ in found:
+        counts[id_] = counts.get(id_, 0) + 1
+    return counts
+
+
 def expression_references(expr: str) -> list[str]:
     """Return the ids referred to by ``@id`` inside an expression, in order, without repeats."""
     if REF not in expr:

@@ -10,6 +10,7 @@ linear-time resolver; this class only translates MONAI's vocabulary.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from lighter.config import ids
 from lighter.config.graph import COMPONENT, DICT, EXPRESSION, IMPORT, LIST
 from lighter.config.items import ConfigComponent, ConfigExpression, ConfigItem
 from lighter.config.merge import container_key, copy_tree
+from lighter.errors import MissingReferenceError
 
 if TYPE_CHECKING:
     from lighter.config.parser import ConfigParser
@@ -192,6 +194,93 @@ class ReferenceResolver:
         """Yield ``(key, sub id, value)`` for each item of a dict or list ``config`` at ``id``."""
         for key, value in config.items() if isinstance(config, dict) else enumerate(config):
             yield key, ids.join_id(id, key), value
+
+    # --- MONAI's helpers on raw configs (what its ConfigParser calls internally) ------------------
+
+    @classmethod
+    def match_refs_pattern(cls, value: str) -> dict[str, int]:
+        """The ids ``value`` refers to, each with how many times.
+
+        In a ``$`` expression every ``@id`` counts; any other string counts only when it is exactly
+        ``@id``.
+        """
+        return ids.reference_counts(value)
+
+    @classmethod
+    def update_refs_pattern(cls, value: str, refs: Mapping[str, Any]) -> Any:
+        """``value`` with its references replaced from ``refs`` (built objects by id).
+
+        An expression gets ``__local_refs['id']`` for each ``@id`` (its ``evaluate`` passes
+        ``refs`` under that name); a string that is exactly ``@id`` becomes ``refs[id]`` itself;
+        other text is returned as it is. Ids are written with ``#`` (``::`` is read as ``#``).
+
+        Raises:
+            MissingReferenceError: An id that is not in ``refs`` (a ``KeyError``, as in MONAI),
+                unless :attr:`allow_missing_reference`, which warns and keeps the text.
+        """
+        found = ids.reference_counts(value)
+        missing = [id_ for id_ in found if id_ not in refs]
+        for id_ in missing:
+            message = f"can not find expected ID '{id_}' in the references."
+            if not cls.allow_missing_reference:
+                raise MissingReferenceError(message, id=id_)
+            warnings.warn(message, stacklevel=2)
+        if not found:
+            return value
+        if ids.is_expression(value):
+            return ids.EXPR + ids.substitute_references(value, keep=missing)
+        return value if missing else refs[next(iter(found))]
+
+    @classmethod
+    def find_refs_in_config(cls, config: Any, id: str, refs: dict[str, int] | None = None) -> dict[str, int]:  # noqa: A002
+        """Every id the raw ``config`` at ``id`` depends on, with counts.
+
+        The ids its strings refer to, and the ids of the components and expressions inside it
+        (they are built before it). ``refs``, when given and not empty, is updated and returned.
+        """
+        found = refs or {}
+        if isinstance(config, str):
+            for id_, count in cls.match_refs_pattern(config).items():
+                found[id_] = found.get(id_, 0) + count
+        if not isinstance(config, list | dict):
+            return found
+        for _, sub_id, value in cls.iter_subconfigs(id, config):
+            if ConfigComponent.is_instantiable(value):
+                found[sub_id] = 1
+            elif ConfigExpression.is_expression(value) and sub_id not in found:
+                found[sub_id] = 1
+            found = cls.find_refs_in_config(value, sub_id, found)
+        return found
+
+    @classmethod
+    def update_config_with_refs(cls, config: Any, id: str, refs: Mapping[str, Any] | None = None) -> Any:  # noqa: A002
+        """A copy of the raw ``config`` at ``id`` with what ``refs`` holds put in.
+
+        Components and expressions inside it are replaced by ``refs[sub id]`` (a disabled
+        component, ``None`` there, is left out), references in strings as in
+        :meth:`update_refs_pattern`; the rest is copied.
+
+        Raises:
+            KeyError: A component or expression inside ``config`` that ``refs`` lacks.
+        """
+        refs = refs or {}
+        if isinstance(config, str):
+            return cls.update_refs_pattern(config, refs)
+        if not isinstance(config, list | dict):
+            return config
+        out = type(config)()
+        for key, sub_id, value in cls.iter_subconfigs(id, config):
+            if ConfigComponent.is_instantiable(value) or ConfigExpression.is_expression(value):
+                updated = refs[sub_id]
+                if updated is None and ConfigComponent.is_instantiable(value):
+                    continue  # disabled
+            else:
+                updated = cls.update_config_with_refs(value, sub_id, refs)
+            if isinstance(out, dict):
+                out[key] = updated
+            else:
+                out.append(updated)
+        return out
 
 
 def _item(id_: str, node: tuple[int, Any, Any]) -> ConfigItem:
