@@ -90,6 +90,8 @@ def _stale_after_s() -> float:
     if os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") in ("", "0"):
         return STALE_AFTER_S
     return min(STALE_AFTER_S, max(0.0, time.time() - _LOADED))
+
+
 """A temporary entry untouched for this long belongs to no live write (one sample takes seconds)."""
 
 
