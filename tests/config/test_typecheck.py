@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, TypeVar, Union
 
+import numpy as np
 import pytest
+import torch
 
 from lighter.config import ConfigParser
 from lighter.config.annotation import UNKNOWN, mismatch
@@ -65,6 +67,11 @@ FITS = [
     pytest.param(_gen(), Iterable[str], id="generator-not-consumed"),
     pytest.param(UNKNOWN, int, id="unknown-value"),
     pytest.param([UNKNOWN, 1], list[int], id="unknown-element"),
+    # MONAI's NormalizeIntensity(subtrahend=0.5): `Sequence | NdarrayOrTensor | None`, and it works.
+    pytest.param(0.5, Sequence | np.ndarray | torch.Tensor | None, id="number-for-array-or-tensor"),
+    pytest.param(2, torch.Tensor, id="number-for-tensor"),
+    pytest.param(torch.ones(2), torch.Tensor, id="tensor"),
+    pytest.param(np.ones(2), np.ndarray, id="ndarray"),
 ]
 
 MISFITS = [
@@ -80,6 +87,8 @@ MISFITS = [
     pytest.param(Base(), Child, f"{__name__}.Child", id="superclass-instance"),
     pytest.param("blue", Color, f"{__name__}.Color", id="enum-unknown"),
     pytest.param(5, Path, "Path", id="int-for-path"),
+    pytest.param("0.5", torch.Tensor, "torch.Tensor", id="str-for-tensor"),
+    pytest.param(True, np.ndarray, "numpy.ndarray", id="bool-for-ndarray"),
 ]
 
 

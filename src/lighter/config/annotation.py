@@ -6,7 +6,8 @@ member of a union that has the container's shape. Understood: ``int``, ``float``
 ``bool`` (not accepted for ``int``: ``max_epochs: true`` is a mistake), ``str``,
 ``None``/``Optional``, ``Union`` (``X | Y`` too), ``Literal``, ``Annotated``, sequences, tuples,
 sets, mappings and iterables of those, ``Path``/``os.PathLike`` (a string is fine), ``Callable``,
-``type[X]``, enums (their names and values are fine) and plain classes through ``isinstance``.
+``type[X]``, enums (their names and values are fine) and plain classes through ``isinstance``
+(a number is fine for a ``torch.Tensor`` or ``numpy.ndarray``, as numeric libraries convert it).
 Anything else (TypeVars, protocols that cannot be checked, forward references that do not
 resolve) passes: a check that guesses would stop configs that work.
 
@@ -56,7 +57,15 @@ _DUCK: dict[str, Callable[[Any], bool]] = {
     "torch.utils.data.dataset.Dataset": lambda v: hasattr(v, "__getitem__") or hasattr(v, "__iter__"),
     # torch functions take "cuda:0" or 0 wherever a device is meant.
     "torch.device": lambda v: isinstance(v, str | int) and not isinstance(v, bool) or _is(v, "torch.device"),
+    # Numeric libraries turn a plain number into an array or tensor where one is annotated
+    # (MONAI's `NormalizeIntensity(subtrahend=0.5)`; torch ops broadcast Python scalars).
+    "torch.Tensor": lambda v: _number(v) or _is(v, "torch.Tensor"),
+    "numpy.ndarray": lambda v: _number(v) or _is(v, "numpy.ndarray"),
 }
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
 # What a config file can write, and the annotations that describe such plain data.
