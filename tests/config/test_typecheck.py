@@ -36,6 +36,17 @@ def _gen():
     yield 1
 
 
+class _MissingOptionalImport:
+    """What MONAI's optional_import puts in an annotation when the package is missing
+    (``ignite.metrics.Metric`` without ignite): any attribute looked up raises."""
+
+    def __getattr__(self, name):
+        raise ImportError("from ignite.metrics import Metric (No module named 'ignite')")
+
+
+MISSING = _MissingOptionalImport()
+
+
 FITS = [
     pytest.param(3, int, id="int"),
     pytest.param(3, float, id="int-for-float"),
@@ -65,6 +76,8 @@ FITS = [
     pytest.param("anything", "NotResolvable", id="string-forward-ref"),
     pytest.param(5, Any, id="any"),
     pytest.param(_gen(), Iterable[str], id="generator-not-consumed"),
+    pytest.param(5, MISSING, id="unreadable-annotation"),
+    pytest.param([5], Sequence[MISSING] | None, id="unreadable-annotation-inside"),
     pytest.param(UNKNOWN, int, id="unknown-value"),
     pytest.param([UNKNOWN, 1], list[int], id="unknown-element"),
     # MONAI's NormalizeIntensity(subtrahend=0.5): `Sequence | NdarrayOrTensor | None`, and it works.

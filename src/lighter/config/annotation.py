@@ -142,6 +142,15 @@ def _cached_shape(annotation: Any) -> Shape:
 
 
 def _build_checker(annotation: Any) -> Check:
+    try:
+        return _make_checker(annotation)
+    except Exception:  # noqa: BLE001 - an annotation that cannot be read (never guess)
+        # e.g. MONAI's stand-in for an optional import that is missing (`ignite.metrics.Metric`
+        # without ignite), which raises on any attribute looked up.
+        return _accept
+
+
+def _make_checker(annotation: Any) -> Check:
     if annotation is EMPTY or annotation is Any or annotation is object:
         return _accept
     origin = typing.get_origin(annotation)
@@ -274,6 +283,13 @@ def _first_misfit(value: list | tuple, checks: list[Check]) -> Mismatch | None:
 
 
 def _build_shape(annotation: Any) -> Shape:
+    try:
+        return _make_shape(annotation)
+    except Exception:  # noqa: BLE001 - as in _build_checker: what cannot be read is not judged
+        return _any_shape
+
+
+def _make_shape(annotation: Any) -> Shape:
     """``shape(value)``: whether ``value`` is of the outer kind ``annotation`` asks for."""
     if annotation is None or annotation is _NONE_TYPE:
         return lambda v: v is None or v is UNKNOWN
