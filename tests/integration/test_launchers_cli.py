@@ -305,14 +305,17 @@ def restart_command(command: str) -> str:
 
 
 @pytest.mark.slow
-def test_torchrun_restarts_a_killed_rank_and_the_fit_continues(fresh_experiment):
+@pytest.mark.parametrize("rendezvous", ["", "--standalone"], ids=["static", "standalone"])
+def test_torchrun_restarts_a_killed_rank_and_the_fit_continues(rendezvous, fresh_experiment):
     """SIGKILL rank 1 in the middle of epoch 2 of 4: torchrun restarts the group, which continues
-    from the last checkpoint (the page's two lines) in the same run folder with the same seed."""
+    from the last checkpoint (the page's two lines) in the same run folder with the same seed.
+    With the page's command (static rendezvous) and with the common ``--standalone``."""
     folder = fresh_experiment
     (folder / "project" / "kill.py").write_text(KILL)
     (folder / "restart.yaml").write_text(page_file("restart.yaml"))
     (folder / "kill.yaml").write_text(KILL_IN_FIT)
     command = restart_command(COMMANDS["torchrun-restarts"]).replace("restart.yaml", "restart.yaml,kill.yaml")
+    command = command.replace("torchrun ", f"torchrun {rendezvous} ", 1)
 
     out = finish([shell(command, folder)])
 
