@@ -118,36 +118,34 @@ def _any_shape(_: Any) -> bool:
 
 def checker(annotation: Any) -> Check:
     """``check(value) -> Mismatch | None`` for ``annotation``, built once and cached."""
-    try:
-        return _cached_checker(annotation)
-    except TypeError:  # an unhashable annotation (e.g. Literal of a list): build it each time
-        return _build_checker(annotation)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cached_checker(annotation: Any) -> Check:
-    return _build_checker(annotation)
+    return _checkers(annotation)
 
 
 def _shape(annotation: Any) -> Shape:
-    try:
-        return _cached_shape(annotation)
-    except TypeError:
-        return _build_shape(annotation)
+    return _shapes(annotation)
 
 
-@functools.lru_cache(maxsize=4096)
-def _cached_shape(annotation: Any) -> Shape:
-    return _build_shape(annotation)
+def _memoized(make: Callable[[Any], Any], unreadable: Any) -> Callable[[Any], Any]:
+    """``make(annotation)``, cached per annotation (built each time when it cannot be hashed, e.g.
+    a Literal of a list); ``unreadable`` when ``make`` fails: what cannot be read is not judged.
+    MONAI's stand-in for a missing optional import (``ignite.metrics.Metric`` without ignite)
+    raises on any attribute looked up, for one."""
 
+    def safe(annotation: Any) -> Any:
+        try:
+            return make(annotation)
+        except Exception:  # noqa: BLE001 - never guess
+            return unreadable
 
-def _build_checker(annotation: Any) -> Check:
-    try:
-        return _make_checker(annotation)
-    except Exception:  # noqa: BLE001 - an annotation that cannot be read (never guess)
-        # e.g. MONAI's stand-in for an optional import that is missing (`ignite.metrics.Metric`
-        # without ignite), which raises on any attribute looked up.
-        return _accept
+    cached = functools.lru_cache(maxsize=4096)(safe)
+
+    def get(annotation: Any) -> Any:
+        try:
+            return cached(annotation)
+        except TypeError:  # unhashable
+            return safe(annotation)
+
+    return get
 
 
 def _make_checker(annotation: Any) -> Check:
@@ -282,13 +280,6 @@ def _first_misfit(value: list | tuple, checks: list[Check]) -> Mismatch | None:
     return None
 
 
-def _build_shape(annotation: Any) -> Shape:
-    try:
-        return _make_shape(annotation)
-    except Exception:  # noqa: BLE001 - as in _build_checker: what cannot be read is not judged
-        return _any_shape
-
-
 def _make_shape(annotation: Any) -> Shape:
     """``shape(value)``: whether ``value`` is of the outer kind ``annotation`` asks for."""
     if annotation is None or annotation is _NONE_TYPE:
@@ -398,3 +389,7 @@ def _same_literal(value: Any, option: Any) -> bool:
     if isinstance(value, bool) != isinstance(option, bool):
         return False
     return _equal(value, option)
+
+
+_checkers = _memoized(_make_checker, _accept)
+_shapes = _memoized(_make_shape, _any_shape)
