@@ -9,7 +9,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	# An unpinned torch would pull a multi-GB CUDA build: take the CPU wheel first when torch is missing.
+	# An unpinned torch would pull whatever is newest: pin torch==2.13.0 when torch is missing (README: which build that is).
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "torch==2.13.0"
 	$(PY) -m pip install -e ".[dev]"
 	touch $(STAMP)

@@ -80,7 +80,14 @@ def compile_expression(code: str) -> tuple[CodeType, frozenset[str]]:
     """Compile expression code once (cached by text); also return every global name it may read."""
     hit = _CODE_CACHE.get(code)
     if hit is None:
-        compiled = compile(code.strip(), "<config expression>", "eval")
+        try:
+            compiled = compile(code.strip(), "<config expression>", "eval")
+        except (RecursionError, MemoryError) as e:
+            # CPython's compiler recurses per operator: a very long chain overflows it. Reported
+            # as the SyntaxError every caller already turns into a located expression error.
+            raise SyntaxError(
+                f"too long or too deeply nested for Python to compile ({len(code):,} characters)"
+            ) from e
         hit = (compiled, frozenset(_names(compiled)))
         if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
             _CODE_CACHE.clear()

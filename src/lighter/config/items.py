@@ -258,7 +258,7 @@ class ConfigExpression(ConfigItem):
         try:
             return eval(compile_expression(code)[0], scope, locals)  # noqa: S307 - the feature
         except Exception as e:
-            from lighter.config.resolver import expression_error
+            from lighter.config.problems import expression_error
 
             raise expression_error(value, e, self.id or None, None) from e
 

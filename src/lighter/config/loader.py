@@ -42,6 +42,7 @@ from lighter.errors import (
 __all__ = [
     "SUFFIXES",
     "MAX_DEPTH",
+    "short_id",
     "MAX_ALIAS_VALUES",
     "Locations",
     "CoreLoader",
@@ -211,7 +212,7 @@ def _check_json_depth(data: Any, filename: str, locations: Locations) -> None:
         if depth > MAX_DEPTH:
             raise ConfigSyntaxError(
                 f"nesting deeper than {MAX_DEPTH} levels",
-                id=_short_id(id_),
+                id=short_id(id_),
                 location=locations.get(id_, Location(filename)),
             )
         if isinstance(value, dict):
@@ -250,7 +251,7 @@ def _duplicate(key: Any, where: Location) -> None:
     warnings.warn(f"{where}: Duplicate key: `{key}` (the last one wins)", stacklevel=2)
 
 
-def _short_id(id_: str) -> str:
+def short_id(id_: str) -> str:
     """The first keys of a very deep id: the message must fit on one screen."""
     keys = id_.split("#")
     return id_ if len(keys) <= 6 else "#".join([*keys[:6], "..."])
@@ -297,7 +298,7 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, id_)
         if depth >= MAX_DEPTH:
-            raise self._error(f"nesting deeper than {MAX_DEPTH} levels", _short_id(id_), node)
+            raise self._error(f"nesting deeper than {MAX_DEPTH} levels", short_id(id_), node)
         if key in self.open:
             raise self._error("recursive alias: a value that contains itself", id_, where)
         expected = _MAP if isinstance(node, yaml.MappingNode) else _SEQ

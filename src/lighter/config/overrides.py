@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lighter.config.ids import join_id, normalize_id, split_id
-from lighter.config.loader import Locations, load_value
+from lighter.config.loader import MAX_DEPTH, Locations, load_value, short_id
 from lighter.config.merge import container_key, copy_tree, forget_locations
 from lighter.errors import COMMAND_LINE, ConfigSyntaxError, OverrideError, closest
 
@@ -41,7 +41,15 @@ __all__ = [
 OPERATORS = ("+", "=", "~")
 # A new key this close to an existing sibling is reported as a likely typo.
 _TYPO_CUTOFF = 0.8
+# This close (one letter added, dropped or changed in a longer name), it is a typo even before the
+# target's signature is read: reported without importing the target.
+_SURE_TYPO = 0.9
 _NULLS = ("", "null", "Null", "NULL", "~")
+
+
+def _shown(text: str) -> str:
+    """An override as typed, cut to fit a message's first line."""
+    return text if len(text) <= 160 else f"{text[:157]}..."
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -59,9 +67,16 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key or any(ch.isspace() for ch in key) or (not sep and operator != "~"):
         raise OverrideError(
-            f"bad override '{text}': expected --ID=VALUE, e.g. --trainer#max_epochs=10", location=COMMAND_LINE
+            f"bad override '{_shown(text)}': expected --ID=VALUE, e.g. --trainer#max_epochs=10",
+            location=COMMAND_LINE,
         )
     id_ = normalize_id(key)
+    if id_.count("#") >= MAX_DEPTH:  # as deep as a file may nest: deeper would overflow every later walk
+        raise OverrideError(
+            f"bad override: the id is {id_.count('#') + 1:,} keys deep (at most {MAX_DEPTH})",
+            id=short_id(id_),
+            location=COMMAND_LINE,
+        )
     if operator == "~":
         if raw.strip() not in _NULLS:
             raise OverrideError(
@@ -74,7 +89,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if raw.startswith("="):
         fixed = raw.lstrip("=")
         raise OverrideError(
-            f"bad value in override '{text}': the value starts with '='",
+            f"bad value in override '{_shown(text)}': the value starts with '='",
             id=id_,
             location=COMMAND_LINE,
             suggestion=f"did you mean --{operator}{id_}={fixed}? (quote a string that starts with '=': "
@@ -86,7 +101,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         return operator + id_, load_value(raw)
     except ConfigSyntaxError as e:
         raise OverrideError(
-            f"bad value in override '{text}': {e.message}",
+            f"bad value in override '{_shown(text)}': {e.message}",
             id=id_,
             location=COMMAND_LINE,
             suggestion=e.suggestion or "quote it to pass a string, e.g. --id='\"text\"'",
@@ -265,6 +280,12 @@ def _check_new_key(node: dict, node_id: str, key: str, check_targets: bool) -> b
             suggestion=f"did you mean '{join_id(node_id, key.replace('.', '#'))}'?",
         )
     if _has_dotted_target(node) and not check_targets:
+        # The target's signature decides later (it needs an import). A key one letter away from an
+        # existing sibling (`max_epoch` beside `max_epochs`) is a typo whatever the signature says
+        # in practice, so it is reported now, before anything heavy is imported.
+        near = closest(key, [str(k) for k in node], cutoff=_SURE_TYPO)
+        if near:
+            raise _sibling_typo(node_id, key, near[0])
         return True
     _check_key(node, node_id, key)
     return False
@@ -287,12 +308,16 @@ def _check_key(node: dict, node_id: str, key: str) -> None:
             )
     near = closest(key, siblings, cutoff=_TYPO_CUTOFF)
     if near:
-        raise OverrideError(
-            f"override creates a new key '{key}' next to the existing '{near[0]}'",
-            id=here,
-            location=COMMAND_LINE,
-            suggestion=f"did you mean '{join_id(node_id, near[0])}'?",
-        )
+        raise _sibling_typo(node_id, key, near[0])
+
+
+def _sibling_typo(node_id: str, key: str, sibling: str) -> OverrideError:
+    return OverrideError(
+        f"override creates a new key '{key}' next to the existing '{sibling}'",
+        id=join_id(node_id, key),
+        location=COMMAND_LINE,
+        suggestion=f"did you mean '{join_id(node_id, sibling)}'?",
+    )
 
 
 def _has_dotted_target(node: dict) -> bool:

@@ -22,13 +22,13 @@ from lighter.config import ids
 from lighter.config.components import RESERVED_KEYS, call_target, is_disabled, locate, locate_error
 from lighter.config.expressions import FailedImport, Names, bound_names
 from lighter.config.graph import COMPONENT, DICT, EXPRESSION, IMPORT, LIST, LITERAL, REFERENCE, Graph
+from lighter.config.problems import expression_error, missing_reference, suggest_id
 from lighter.errors import (
     ArgumentError,
     CircularReferenceError,
     ExpressionError,
     LighterError,
     MissingReferenceError,
-    did_you_mean,
     format_error,
 )
 
@@ -273,13 +273,10 @@ class Resolver:
             raise
 
     def _missing(self, id_: str, referrer: str | None) -> MissingReferenceError:
-        at = referrer if referrer is not None else id_
-        text = f"reference '@{id_}' does not exist" if referrer is not None else f"id '{id_}' does not exist"
+        if referrer is not None:
+            return missing_reference(id_, referrer, self.graph.where(referrer), self.nodes.keys())
         return MissingReferenceError(
-            text,
-            id=at,
-            location=self.graph.where(at) if referrer is not None else None,
-            suggestion=did_you_mean(id_, self.nodes.keys()),
+            f"id '{id_}' does not exist", id=id_, suggestion=suggest_id(id_, self.nodes.keys())
         )
 
     def _cycle(self, id_: str, referrer: str | None) -> CircularReferenceError:
@@ -297,15 +294,3 @@ class Resolver:
             location=self.graph.where(at),
             details=steps,
         )
-
-
-def expression_error(text: str, error: Exception, id_: str | None, location: Any) -> ExpressionError:
-    """The :class:`ExpressionError` for expression ``text`` (at ``id_``) that raised ``error``."""
-    lines = text.strip().splitlines() or [text]
-    shown = lines[0] if len(lines) == 1 and len(lines[0]) <= 120 else lines[0][:117] + "..."
-    return ExpressionError(
-        f"expression '{shown}' failed: {type(error).__name__}: {error}",
-        id=id_,
-        location=location,
-        details=text if shown != text.strip() else None,
-    )

@@ -23,6 +23,7 @@ from lighter.config.components import MODES, RESERVED_KEYS, argument_problems, i
 from lighter.config.expressions import Names, bound_names, compile_expression
 from lighter.config.graph import COMPONENT, DICT, EXPRESSION, LIST, LITERAL, REFERENCE, Graph
 from lighter.config.ids import LOCAL_REFS
+from lighter.config.problems import expression_error, missing_reference, short_text
 from lighter.config.typecheck import type_problems
 from lighter.errors import (
     ArgumentError,
@@ -31,11 +32,10 @@ from lighter.errors import (
     ExpressionError,
     LighterError,
     Location,
-    MissingReferenceError,
     did_you_mean,
 )
 
-__all__ = ["find_graph_problems"]
+__all__ = ["find_graph_problems", "find_unimported_problems"]
 
 
 def find_graph_problems(graph: Graph, names: Names, roots: Iterable[str] | None = None) -> list[LighterError]:
@@ -50,11 +50,21 @@ def find_graph_problems(graph: Graph, names: Names, roots: Iterable[str] | None 
     return _Preflight(graph, names.copy(), roots).run()
 
 
+def find_unimported_problems(graph: Graph, roots: Iterable[str] | None = None) -> list[LighterError]:
+    """The part of :func:`find_graph_problems` that imports nothing, in the same words.
+
+    Missing references, expressions that do not compile, and reference cycles: what every command
+    reports before torch, Lightning or the project is imported. Targets, arguments, types and the
+    names expressions use need imports and are left to :func:`find_graph_problems`.
+    """
+    return _Preflight(graph, None, roots).run()
+
+
 class _Preflight:
-    def __init__(self, graph: Graph, names: Names, roots: Iterable[str] | None) -> None:
+    def __init__(self, graph: Graph, names: Names | None, roots: Iterable[str] | None) -> None:
         self.graph = graph
         self.nodes = graph.nodes
-        self.names = names
+        self.names = names  # None: check only what needs no import
         self.roots = None if roots is None else list(roots)
         self.problems: list[LighterError] = []
         self.targets: dict[str, Any] = {}
@@ -65,7 +75,7 @@ class _Preflight:
         }
 
     def run(self) -> list[LighterError]:
-        known = self._known_names()
+        known = self._known_names() if self.names is not None else None
         reached = None if self.roots is None else self._reached(self.roots)
         for id_, node in self.nodes.items():
             if self._skipped(id_) or reached is not None and id_ not in reached:
@@ -75,7 +85,7 @@ class _Preflight:
                 self._reference(node[2], id_)
             elif kind == EXPRESSION:
                 self._expression(id_, node, known)
-            elif kind == COMPONENT:
+            elif kind == COMPONENT and self.names is not None:
                 self._component(id_, dict(node[2]))
         self._cycles()
         return self.problems
@@ -107,20 +117,8 @@ class _Preflight:
     def _reference(self, target: str, referrer: str) -> None:
         if target not in self.nodes:
             self.problems.append(
-                MissingReferenceError(
-                    f"reference '@{target}' does not exist",
-                    id=referrer,
-                    location=self.graph.where(referrer),
-                    suggestion=did_you_mean(target, self.nodes.keys()) or self._initials(target),
-                )
+                missing_reference(target, referrer, self.graph.where(referrer), self.nodes.keys())
             )
-
-    def _initials(self, target: str) -> str | None:
-        """``vars#learning_rate`` -> ``vars#lr``: a sibling named by the missing key's initials."""
-        parent, _, key = target.rpartition("#")
-        initials = "".join(word[:1] for word in key.split("_") if word)
-        guess = f"{parent}#{initials}" if parent else initials
-        return f"did you mean '{guess}'?" if len(initials) > 1 and guess in self.nodes else None
 
     def _known_names(self) -> set[str]:
         known = set(dir(builtins)) | set(self.names.loaded) | {LOCAL_REFS}
@@ -139,26 +137,24 @@ class _Preflight:
             known |= set(bound_names(code))
         return known
 
-    def _expression(self, id_: str, node: tuple[int, Any, Any], known: set[str]) -> None:
+    def _expression(self, id_: str, node: tuple[int, Any, Any], known: set[str] | None) -> None:
         text, (code, refs) = node[1], node[2]
         where = self.graph.where(id_)
         try:  # compiled as resolution compiles it, so the message is the same whoever finds it
             compile_expression(code)
             tree = ast.parse(code.strip(), mode="eval")
         except SyntaxError as e:
-            self.problems.append(
-                ExpressionError(
-                    f"expression '{_short(text)}' failed: SyntaxError: {e}", id=id_, location=where
-                )
-            )
+            self.problems.append(expression_error(text, e, id_, where))
             return
         for ref in refs:
             self._reference(ref, id_)
+        if known is None:
+            return
         for name in _free_names(tree):
             if name not in known:
                 self.problems.append(
                     ExpressionError(
-                        f"expression '{_short(text)}' uses '{name}', which is not defined",
+                        f"expression '{short_text(text)}' uses '{name}', which is not defined",
                         id=id_,
                         location=where,
                         suggestion=did_you_mean(name, sorted(known - set(dir(builtins))))
@@ -353,8 +349,3 @@ def _free_names(tree: ast.AST) -> list[str]:
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
     return [name for name in dict.fromkeys(loaded) if name not in bound]
-
-
-def _short(text: str) -> str:
-    lines = text.strip().splitlines() or [text]
-    return lines[0] if len(lines) == 1 and len(lines[0]) <= 120 else lines[0][:117] + "..."

@@ -41,11 +41,17 @@ def show_config(
         LighterError: A file that cannot be read or parsed, a malformed override, or (with
             ``resolved``) a macro that cannot be expanded.
     """
+    from lighter.config.preflight import check_references
     from lighter.engine.prune import prune
     from lighter.engine.runner import load
+    from lighter.engine.schema import validate_structure
 
-    full = load(config, overrides)
+    # The steps every stage runs before its first import, so show reports the same mistakes in the
+    # same words; a new key's check against its target's signature needs the target: left to check.
+    full = load(config, overrides, check_targets=False)
+    validate_structure(full.config, full.location, sweep=True)
     parser = prune(full, stage) if stage is not None else full
+    check_references(parser.graph, [key for key in parser.config if key not in ("vars", "_meta_")])
     header = _header(parser, overrides, stage)
     try:  # the whole config's node table knows where copies made by `%` macros came from
         full.parse(reset=True)
