@@ -22,7 +22,7 @@ from lighter.config.graph import Graph, all_ids, build_graph
 from lighter.config.loader import Locations, load_file
 from lighter.config.merge import container_key, copy_tree, forget_locations, merge_into
 from lighter.config.overrides import apply_override, check_new_keys, parse_overrides
-from lighter.config.resolver import Resolver, run_imports
+from lighter.config.resolver import Resolver, reference_resolver, run_imports
 from lighter.errors import (
     COMMAND_LINE,
     ConfigSyntaxError,
@@ -118,9 +118,7 @@ class ConfigParser:
     def ref_resolver(self) -> Any:
         """MONAI's ``ReferenceResolver`` view of this parser (``resolved_content``, ``get_item`` …)."""
         if self._ref_resolver is None:
-            from lighter.config.reference_resolver import ReferenceResolver
-
-            self._ref_resolver = ReferenceResolver.of_parser(self)
+            self._ref_resolver = reference_resolver().of_parser(self)
         return self._ref_resolver
 
     @property
@@ -514,10 +512,9 @@ def _resolve_default(default: Any, kwargs: Mapping[str, Any]) -> Any:
 
     if not isinstance(default, ConfigItem):
         return default
-    from lighter.config.reference_resolver import ReferenceResolver  # MONAI resolves an item default
-
     options = {k: v for k, v in kwargs.items() if k in ("instantiate", "eval_expr")}
-    return ReferenceResolver([default]).get_resolved_content(default.get_id(), **options)
+    # MONAI resolves an item given as the default on its own
+    return reference_resolver()([default]).get_resolved_content(default.get_id(), **options)
 
 
 def _top_level(config: Any) -> list[str]:

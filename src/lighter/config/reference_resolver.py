@@ -18,6 +18,7 @@ from lighter.config import ids
 from lighter.config.graph import COMPONENT, DICT, EXPRESSION, IMPORT, LIST
 from lighter.config.items import ConfigComponent, ConfigExpression, ConfigItem
 from lighter.config.merge import container_key, copy_tree
+from lighter.config.resolver import use_reference_resolver
 from lighter.errors import MissingReferenceError
 
 if TYPE_CHECKING:
@@ -326,3 +327,6 @@ def _place(config: Any, id_: str, value: Any) -> Any:
         return config
     node[keys[-1] if found is None else found] = value
     return config
+
+
+use_reference_resolver(ReferenceResolver)

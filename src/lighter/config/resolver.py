@@ -32,7 +32,14 @@ from lighter.errors import (
     format_error,
 )
 
-__all__ = ["Resolver", "run_imports", "allow_missing_references", "expression_error"]
+__all__ = [
+    "Resolver",
+    "run_imports",
+    "allow_missing_references",
+    "use_reference_resolver",
+    "reference_resolver",
+    "expression_error",
+]
 
 # What a missing reference resolves to while `allow_missing_references()` is on (MONAI's switch).
 _MISSING = object()
@@ -41,15 +48,36 @@ _MISSING = object()
 _Build = Generator[tuple[str, "str | None"], Any, Any]
 
 
+_facade: Any = None  # MONAI's ReferenceResolver class, registered by lighter.config.reference_resolver
+
+
+def use_reference_resolver(cls: Any) -> None:
+    """Register MONAI's ``ReferenceResolver`` facade, which sits above the parser and this module.
+
+    The facade owns MONAI's switch that users flip (``ReferenceResolver.allow_missing_reference``)
+    and the parser's ``ref_resolver`` view; registering it when its module loads (which the
+    ``lighter.config`` package does first) lets the engine reach it without importing upward.
+    """
+    global _facade
+    _facade = cls
+
+
+def reference_resolver() -> Any:
+    """The registered ``ReferenceResolver`` class (see :func:`use_reference_resolver`).
+
+    Importing any ``lighter.config`` module runs the package first, and the package loads the
+    facade, so it is registered before anything can ask for it.
+    """
+    return _facade
+
+
 def allow_missing_references() -> bool:
     """Whether a missing ``@id`` is kept as text with a warning (``ReferenceResolver.allow_missing_reference``).
 
     MONAI exposes this as a class attribute that users flip; it is read only when a reference is
     missing, so the switch costs nothing on the normal path.
     """
-    from lighter.config.reference_resolver import ReferenceResolver  # the facade owns the switch
-
-    return bool(ReferenceResolver.allow_missing_reference)
+    return bool(reference_resolver().allow_missing_reference)
 
 
 def run_imports(graph: Graph, names: Names) -> dict[str, Any]:
