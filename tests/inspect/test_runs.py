@@ -256,10 +256,13 @@ def test_a_root_that_is_not_a_folder(tmp_path, lighter):
     assert result.stderr.splitlines()[0] == "command line: 'nowhere' does not exist (lighter runs [ROOT])"
 
 
-def test_hidden_and_cache_folders_are_not_searched(tmp_path):
+def test_hidden_cache_and_run_sub_folders_are_not_searched(tmp_path):
     write_run(tmp_path / "runs" / "a")
     write_run(tmp_path / ".venv" / "b")
     write_run(tmp_path / "x" / "__pycache__" / "c")
+    (tmp_path / "runs" / "a" / "test").mkdir()  # a stage's outputs inside a run: never a run of its own
+    (tmp_path / "runs" / "a" / "test" / "run.json").write_text("{")
+    assert find_runs(tmp_path) == ([find_runs(tmp_path / "runs" / "a")[0][0]], [])
     assert [r.folder.name for r in find_runs(tmp_path)[0]] == ["a"]
 
 

@@ -53,7 +53,7 @@ def _metrics(run: Run, columns: dict[tuple[str, str], str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if run.best is not None:
         values[f"best {run.best['monitor']}"] = run.best.get("score")
-    for stage, metrics in run.results().items():
+    for stage, metrics in run.results.items():
         values.update({columns[(stage, name)]: value for name, value in metrics.items()})
     return values
 

@@ -8,6 +8,7 @@ be trusted (not JSON, half-written, missing fields, written by a newer lighter) 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -96,6 +97,7 @@ class Run:
                 return entry["best"]
         return None
 
+    @functools.cached_property
     def results(self) -> dict[str, dict[str, float]]:
         """Final metrics per stage: the latest fit, validate and test invocations that logged any."""
         found: dict[str, dict[str, float]] = {}
@@ -192,9 +194,12 @@ def _natural(path: Path) -> list[Any]:
 
 def _record_folders(root: Path) -> Iterator[Path]:
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = [s for s in subfolders if not s.startswith(".") and s not in _SKIPPED]
         if RECORD_FILE in files:
+            # A run's sub-folders hold its checkpoints and its stages' outputs, never another run.
+            subfolders[:] = []
             yield Path(folder)
+        else:
+            subfolders[:] = [s for s in subfolders if not s.startswith(".") and s not in _SKIPPED]
 
 
 def find_runs(root: str | os.PathLike[str]) -> tuple[list[Run], list[str]]:

@@ -54,15 +54,21 @@ class RunTable:
 
 
 def differing_config(runs: Sequence[Run]) -> list[str]:
-    """Config ids whose value is not the same in every run (set in one run only counts), in config order."""
-    ids = list(dict.fromkeys(key for run in runs for key in run.config))
+    """Config ids whose value is not the same in every run (set in one run only counts), in config order.
+
+    Values of different types differ (``1`` and ``1.0``, ``1`` and ``true``), as they do in a config.
+    """
     if len(runs) < 2:
         return []
-    return [
-        key
-        for key in ids
-        if len({json.dumps(run.config.get(key, _MISSING), sort_keys=True, default=repr) for run in runs}) > 1
-    ]
+    differing = []
+    for key in dict.fromkeys(key for run in runs for key in run.config):
+        first = runs[0].config.get(key, _MISSING)
+        kind = type(first)
+        if any(
+            type(value) is not kind or value != first for value in (r.config.get(key, _MISSING) for r in runs)
+        ):
+            differing.append(key)
+    return differing
 
 
 def metric_columns(runs: Sequence[Run]) -> dict[tuple[str, str], str]:
@@ -73,11 +79,11 @@ def metric_columns(runs: Sequence[Run]) -> dict[tuple[str, str], str]:
     """
     stages_of: dict[str, set[str]] = {}
     for run in runs:
-        for stage, metrics in run.results().items():
+        for stage, metrics in run.results.items():
             for name in metrics:
                 stages_of.setdefault(name, set()).add(stage)
     pairs = sorted(
-        {(stage, name) for run in runs for stage, metrics in run.results().items() for name in metrics}
+        {(stage, name) for run in runs for stage, metrics in run.results.items() for name in metrics}
     )
     return {
         (stage, name): name if len(stages_of[name]) == 1 else f"{stage}:{name}"
@@ -134,7 +140,7 @@ def tabulate(runs: Sequence[Run], root: str | os.PathLike[str]) -> RunTable:
         row.update({key: run.config.get(key) for key in differing})
         if run.best is not None:
             row[f"best {run.best['monitor']}"] = run.best.get("score")
-        for stage, values in run.results().items():
+        for stage, values in run.results.items():
             row.update({metrics[(stage, name)]: value for name, value in values.items()})
         rows.append(row)
     shown = set(columns)
