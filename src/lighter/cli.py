@@ -386,12 +386,19 @@ def _runs_list(
         "a leading '-' sorts descending: --sort=-val/metrics/accuracy/epoch.",
         show_default=False,
     ),
+    metric: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
+        None,
+        "--metric",
+        metavar="NAME",
+        help="Show only these metrics (names or globs such as 'test/*'); repeatable (default: all).",
+        show_default=False,
+    ),
     debug: bool = _DEBUG,
 ) -> None:
     def action() -> None:
         from lighter.inspect.runs import list_runs
 
-        text, notes = list_runs(root, fmt, sort)
+        text, notes = list_runs(root, fmt, sort, metric or ())
         for note in notes:
             _say_err(note)
         typer.echo(text, nl=False)

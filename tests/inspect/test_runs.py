@@ -315,3 +315,28 @@ def test_help_lists_runs_and_its_subcommands(lighter, tmp_path):
     assert top.returncode == runs.returncode == 0
     assert "runs              List, compare and plot runs from their folders' records." in top.stdout
     assert "lighter runs diff RUN_A RUN_B" in runs.stdout and "plot" in runs.stdout
+
+
+def test_metric_selects_result_columns_by_name_or_glob(three, lighter):
+    result = lighter("runs", "--metric", "test/*", "--metric", "val/loss/epoch", "--format", "csv", cwd=three)
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0].split(",")
+    assert header == [
+        "folder", "stages", "outcome", "start", "duration", LR,
+        "best val/loss/epoch", "test/metrics/Accuracy/epoch", "val/loss/epoch",
+    ]  # fmt: skip
+
+
+def test_rows_may_be_sorted_by_a_metric_not_shown(three):
+    rows = json.loads(list_runs(three, "json", "-train/loss/epoch", ["test/*"])[0])
+    assert [r["folder"] for r in rows] == ["logs/version_0", "logs/version_1", "logs/version_10"]
+    assert "train/loss/epoch" not in rows[0]
+
+
+def test_a_metric_that_matches_nothing_names_the_closest(three, lighter):
+    result = lighter("runs", "--metric", "test/metrics/accuracy/epoch", cwd=three)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "command line: --metric 'test/metrics/accuracy/epoch' matches no metric of the runs listed "
+        "(did you mean 'test/metrics/Accuracy/epoch'?)"
+    )

@@ -10,10 +10,11 @@ listed runs, the best monitored value and the final metrics. Cells keep their ra
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,13 @@ class RunTable:
         columns: Column names in display order; each is also what ``--sort`` accepts.
         rows: One mapping per run, column name to value (``None`` for an empty cell).
         sortable: Further names ``--sort`` accepts (config ids that are the same in every run).
+        results: The columns of results (best monitored values, final metrics), which ``--metric`` selects.
     """
 
     columns: list[str]
     rows: list[dict[str, Any]]
     sortable: list[str]
+    results: tuple[str, ...] = ()
 
 
 def differing_config(runs: Sequence[Run]) -> list[str]:
@@ -121,7 +124,8 @@ def tabulate(runs: Sequence[Run], root: str | os.PathLike[str]) -> RunTable:
     columns = [*_RUN_COLUMNS]
     if trials:
         columns += ["trial", "trial state"]
-    columns += [*params, *differing, *(f"best {m}" for m in monitors), *metrics.values()]
+    results = (*(f"best {m}" for m in monitors), *metrics.values())
+    columns += [*params, *differing, *results]
 
     rows = []
     for run in runs:
@@ -145,7 +149,7 @@ def tabulate(runs: Sequence[Run], root: str | os.PathLike[str]) -> RunTable:
         rows.append(row)
     shown = set(columns)
     sortable = [key for key in dict.fromkeys(k for run in runs for k in run.config) if key not in shown]
-    table = RunTable(columns, rows, sortable)
+    table = RunTable(columns, rows, sortable, results)
     return sort_table(table, "start")
 
 
@@ -182,7 +186,36 @@ def sort_table(table: RunTable, key: str) -> RunTable:
     present = [row for row in table.rows if row[name] is not None]
     empty = [row for row in table.rows if row[name] is None]
     present.sort(key=lambda row: _order(row[name]), reverse=descending)
-    return RunTable(table.columns, present + empty, table.sortable)
+    return RunTable(table.columns, present + empty, table.sortable, table.results)
+
+
+def select_results(table: RunTable, patterns: Sequence[str]) -> RunTable:
+    """``table`` with only the result columns that match one of ``patterns`` (names or globs: ``test/*``).
+
+    A pattern matches a column by its name, its metric without the stage (``fit:val/loss/epoch``)
+    or, for a best value, its monitor (``best val/loss/epoch``).
+
+    Raises:
+        LighterError: A pattern matches no result column (with the closest one).
+    """
+
+    def names(column: str) -> list[str]:
+        return [column, column.partition(":")[2] or column, column.removeprefix("best ")]
+
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(n, pattern) for c in table.results for n in names(c)):
+            hint = did_you_mean(pattern, [n for c in table.results for n in names(c)])
+            raise LighterError(
+                f"--metric '{pattern}' matches no metric of the runs listed",
+                location=COMMAND_LINE,
+                suggestion=hint or "metrics: " + ", ".join(table.results),
+            )
+    dropped = {
+        c for c in table.results if not any(fnmatch.fnmatchcase(n, p) for p in patterns for n in names(c))
+    }
+    columns = [c for c in table.columns if c not in dropped]
+    rows = [{c: row[c] for c in columns} for row in table.rows]
+    return RunTable(columns, rows, table.sortable, tuple(c for c in table.results if c not in dropped))
 
 
 def _column_hint(name: str, table: RunTable) -> str:
@@ -294,12 +327,21 @@ def render(table: RunTable, fmt: str) -> str:
 
 
 def list_runs(
-    root: str | os.PathLike[str] = ".", fmt: str = "table", sort: str | None = None
+    root: str | os.PathLike[str] = ".",
+    fmt: str = "table",
+    sort: str | None = None,
+    metrics: Sequence[str] = (),
 ) -> tuple[str, list[str]]:
     """The listing of every run under ``root`` in format ``fmt``, and one note per record skipped.
 
+    Args:
+        root: Folder searched for runs.
+        fmt: One of :data:`FORMATS`.
+        sort: A column to sort by (``-column``: descending); by start time when ``None``.
+        metrics: Result columns to show (names or globs); all when empty.
+
     Raises:
-        LighterError: No run under ``root``, an unknown ``sort`` column or ``fmt``.
+        LighterError: No run under ``root``, an unknown ``sort`` column, metric or ``fmt``.
     """
     if fmt not in FORMATS:
         render(RunTable([], [], []), fmt)  # raises the error for an unknown format
@@ -314,14 +356,6 @@ def list_runs(
     table = tabulate(runs, root)
     if sort:
         table = sort_table(table, sort)
+    if metrics:
+        table = select_results(table, metrics)  # after sorting: a run may be ordered by a metric not shown
     return render(table, fmt), notes
-
-
-def cell_text(column: str, value: Any) -> str:
-    """One cell as the table shows it (used by ``runs diff`` and plot labels)."""
-    return _text(column, value)
-
-
-def values_of(run: Run, keys: Sequence[str]) -> Mapping[str, Any]:
-    """``run``'s config values (or trial params) at ``keys``."""
-    return {key: run.config.get(key, run.params.get(key)) for key in keys}
