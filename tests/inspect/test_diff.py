@@ -67,7 +67,7 @@ def test_a_folder_that_is_not_a_run_is_a_located_error_with_the_closest_run(pair
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "command line: 'runs/version_2' is not a run folder: it does not exist (did you mean 'runs/version_1'?)",
+        "command line: 'runs/version_2' is not a run folder: it does not exist (run folders in runs: version_0, version_1)",
         "(run with --debug for the full traceback)",
     ]
 

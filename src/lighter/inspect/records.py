@@ -8,6 +8,7 @@ be trusted (not JSON, half-written, missing fields, written by a newer lighter) 
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import os
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lighter.errors import COMMAND_LINE, LighterError, Location, closest
+from lighter.errors import COMMAND_LINE, LighterError, Location
 
 __all__ = [
     "RECORD_FILE",
@@ -126,7 +127,8 @@ def _load_json(path: Path) -> Any:
     except json.JSONDecodeError as error:
         # An empty or cut-off file is what a record looks like while (or after failing while) being written.
         raise RecordError(
-            f"the run record is not valid JSON: {error.msg}",
+            # The location has the position; json's "... starting at" expects it after the message.
+            f"the run record is not valid JSON: {error.msg.removesuffix(' starting at')}",
             location=Location(str(path), error.lineno, error.colno),
             suggestion="half-written or edited by hand",
         ) from error
@@ -250,12 +252,21 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     siblings = []
     if parent.is_dir():
         siblings = [p.name for p in parent.iterdir() if (p / RECORD_FILE).is_file()]
-    match = closest(folder.name, siblings)
-    suggestion = (
-        f"did you mean '{parent / match[0]}'?"
-        if match
-        else "give a folder lighter printed as 'Run folder:'; lighter runs lists them"
-    )
     raise LighterError(
-        f"'{path}' is not a run folder: it {reason}", location=COMMAND_LINE, suggestion=suggestion
+        f"'{path}' is not a run folder: it {reason}",
+        location=COMMAND_LINE,
+        suggestion=_sibling_hint(folder.name, parent, sorted(siblings, key=lambda n: _natural(Path(n)))),
     )
+
+
+def _sibling_hint(name: str, parent: Path, siblings: list[str]) -> str:
+    """Did-you-mean among the run folders beside ``name``; all of them when several are as close."""
+    scores = {s: difflib.SequenceMatcher(None, name, s).ratio() for s in siblings}
+    best = max(scores.values(), default=0.0)
+    closest_ones = [s for s, score in scores.items() if score == best and score >= 0.6]
+    if len(closest_ones) == 1:
+        return f"did you mean '{parent / closest_ones[0]}'?"
+    if closest_ones:  # version_5 is as close to version_0 as to version_3: list them rather than guess
+        shown = ", ".join(closest_ones[:6]) + (", ..." if len(closest_ones) > 6 else "")
+        return f"run folders in {parent}: {shown}"
+    return "give a folder lighter printed as 'Run folder:'; lighter runs lists them"

@@ -352,6 +352,7 @@ def list_runs(
             f"no runs under '{root}'{skipped}",
             location=COMMAND_LINE,
             suggestion=f"a run folder holds {RECORD_FILE}, written by lighter fit and every stage run on it",
+            details="\n".join(notes) or None,
         )
     table = tabulate(runs, root)
     if sort:
