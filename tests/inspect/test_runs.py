@@ -164,6 +164,14 @@ def test_an_unknown_sort_column_is_an_error_with_the_closest(three, sort, messag
     assert "Traceback" not in result.stderr
 
 
+def test_best_with_several_monitors_offers_each(tmp_path):
+    write_run(tmp_path / "a")
+    best = {"path": "b.ckpt", "monitor": "val/acc/epoch", "score": 0.9, "mode": "max"}
+    write_run(tmp_path / "b", entries=[entry(best=best)])
+    with pytest.raises(LighterError, match=r"did you mean 'best val/loss/epoch' or 'best val/acc/epoch'\?"):
+        list_runs(tmp_path, "table", "best")
+
+
 def test_a_metric_per_stage_is_offered_for_its_bare_name(tmp_path):
     write_run(tmp_path / "a", entries=[entry(), entry("validate", number=1, metrics={"val/loss/epoch": 0.7})])
     with pytest.raises(
@@ -200,7 +208,9 @@ BAD_RECORDS = [
         id="no-version",
     ),
     pytest.param(
-        '{"lighter_record": 1, "entries": []}', "run.json: the run record is missing 'config'", id="no-config"
+        '{"lighter_record": 1, "entries": []}',
+        "run.json: the run record has no 'config' mapping",
+        id="no-config",
     ),
     pytest.param(
         '{"lighter_record": 1, "config": {}, "entries": []}',
@@ -340,3 +350,46 @@ def test_a_metric_that_matches_nothing_names_the_closest(three, lighter):
         "command line: --metric 'test/metrics/accuracy/epoch' matches no metric of the runs listed "
         "(did you mean 'test/metrics/Accuracy/epoch'?)"
     )
+
+
+ODD_VALUES = [[1], {"a": 1}, "text", 3, 2.5, True, None]
+
+
+def test_no_shape_of_a_damaged_record_crashes_the_listing_or_the_diff(tmp_path):
+    """Every field of a record and of its entry set to every odd JSON value: listed, or skipped with a note."""
+    write_run(tmp_path / "good")
+    good = json.loads((tmp_path / "good" / "run.json").read_text())
+    cases = [("top", key) for key in good] + [("entry", key) for key in good["entries"][0]]
+    cases += [("best", key) for key in good["entries"][0]["best"]] + [("metrics", "val/loss/epoch")]
+    for n, ((where, key), value) in enumerate((c, v) for c in cases for v in ODD_VALUES):
+        record = json.loads(json.dumps(good))
+        target = {
+            "top": record,
+            "entry": record["entries"][0],
+            "best": record["entries"][0]["best"],
+            "metrics": record["entries"][0]["metrics"],
+        }[where]
+        target[key] = value
+        write_run(tmp_path / "odd" / f"case_{n}")
+        (tmp_path / "odd" / f"case_{n}" / "run.json").write_text(json.dumps(record))
+    for fmt in ("table", "csv", "json", "markdown"):
+        text, notes = list_runs(tmp_path / "odd", fmt, sort="-start")
+        assert all(note.startswith("skipped ") and "\n" not in note for note in notes)
+    runs, _ = find_runs(tmp_path / "odd")
+    from lighter.inspect.diff import format_diff
+    from lighter.inspect.plot import curve_labels
+
+    for run in runs:
+        format_diff(run, runs[0])
+    curve_labels(runs)
+
+
+def test_a_bad_trial_record_skips_the_run_with_a_note(tmp_path):
+    write_run(tmp_path / "a")
+    write_run(tmp_path / "b")
+    (tmp_path / "b" / "trial.json").write_text("[")
+    text, notes = list_runs(tmp_path)
+    assert len(text.splitlines()) == 2
+    assert notes == [
+        f"skipped {tmp_path}/b/trial.json:1:2: the run record is not valid JSON: Expecting value (half-written or edited by hand)"
+    ]

@@ -150,7 +150,9 @@ def _check_record(data: Any, path: Path) -> None:
         )
     for key, kind in (("config", dict), ("entries", list)):
         if not isinstance(data.get(key), kind):
-            raise RecordError(f"the run record is missing '{key}'", location=where)
+            raise RecordError(
+                f"the run record has no '{key}' {'mapping' if kind is dict else 'list'}", location=where
+            )
     if not data["entries"]:
         raise RecordError("the run record has no entries", location=where)
     for number, entry in enumerate(data["entries"]):
@@ -161,6 +163,32 @@ def _check_record(data: Any, path: Path) -> None:
         ]
         if missing:
             raise RecordError(f"entry {number} of the run record is missing '{missing[0]}'", location=where)
+        for key, kinds, what in _ENTRY_FIELDS:
+            if entry.get(key) is not None and not _is(entry[key], kinds):
+                raise RecordError(
+                    f"entry {number} of the run record has a '{key}' that is not {what}", location=where
+                )
+        best = entry.get("best")
+        if best is not None and not isinstance(best.get("monitor"), str | None):
+            raise RecordError(
+                f"entry {number} of the run record has a 'best' monitor that is not text", location=where
+            )
+    if not isinstance(data.get("sources", {}), dict):
+        raise RecordError("the run record has 'sources' that are not a mapping", location=where)
+
+
+def _is(value: Any, kinds: tuple[type, ...]) -> bool:
+    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+
+
+# Optional fields of an entry the listing reads, with the type each must have when it is not null.
+_ENTRY_FIELDS = (
+    ("started", (str,), "text"),
+    ("duration_s", (int, float), "a number"),
+    ("error", (str,), "text"),
+    ("best", (dict,), "a mapping"),
+    ("metrics", (dict,), "a mapping"),
+)
 
 
 def read_run(folder: str | os.PathLike[str]) -> Run:

@@ -219,8 +219,11 @@ def select_results(table: RunTable, patterns: Sequence[str]) -> RunTable:
 
 
 def _column_hint(name: str, table: RunTable) -> str:
-    # A metric logged by several stages has a column per stage ("fit:val/loss/epoch"): offer each.
-    by_stage = [c for c in table.columns if c.partition(":")[2] == name]
+    # A metric logged by several stages has a column per stage ("fit:val/loss/epoch"), and runs
+    # monitoring different values have a best column each: offer each.
+    by_stage = [
+        c for c in table.columns if c.partition(":")[2] == name or (name == "best" and c.startswith("best "))
+    ]
     if by_stage:
         return "did you mean " + " or ".join(f"'{c}'" for c in by_stage) + "?"
     # A config id by its last key ("lr" for system#optimizer#lr), as a person thinks of it.
