@@ -359,6 +359,24 @@ class _RunsGroup(typer.core.TyperGroup):
         return super().parse_args(ctx, args)
 
 
+class _RunsCommand(TyperCommand):
+    """A ``runs`` subcommand whose usage line names its arguments and options as its help does."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = []
+        for param in self.params:
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name.upper()) + (" ..." if param.nargs == -1 else "")
+                pieces.append(name if param.required else f"[{name}]")
+            elif param.opts[0] != "--help":
+                pieces.append(
+                    f"[{param.opts[0]}]"
+                    if param.is_flag
+                    else f"[{param.opts[0]} {param.metavar or param.name.upper()}]"
+                )
+        return pieces
+
+
 runs_app = typer.Typer(
     name="runs", cls=_RunsGroup, help=_RUNS_HELP, rich_markup_mode=None, pretty_exceptions_enable=False
 )
@@ -371,12 +389,13 @@ def _say_err(line: str) -> None:
 
 @runs_app.command(
     name="list",
+    cls=_RunsCommand,
     help="One row per run under ROOT: folder, stages, outcome, start, duration, a sweep trial's params, "
     "the config values that differ between the runs, the best monitored value and the final metrics. "
     "A record that cannot be read is skipped with a note. Reads records only (nothing is imported).",
 )
 def _runs_list(
-    root: str = typer.Argument(".", metavar="[ROOT]", help="Folder searched for runs.", show_default=False),
+    root: str = typer.Argument(".", metavar="ROOT", help="Folder searched for runs.", show_default=False),
     fmt: str = typer.Option("table", "--format", metavar="table|csv|json|markdown", help="Output format."),
     sort: str | None = typer.Option(
         None,
@@ -408,6 +427,7 @@ def _runs_list(
 
 @runs_app.command(
     name="diff",
+    cls=_RunsCommand,
     help="Every config value that differs between two runs, both values and where each was written "
     "(file:line or command line), then their differing outcome and metrics.",
 )
@@ -426,12 +446,13 @@ def _runs_diff(
 
 @runs_app.command(
     name="plot",
+    cls=_RunsCommand,
     help="One PNG of logged metrics over epochs (for */epoch names) or steps, a curve per run labelled "
     "with its differing config values. Reads each run's metrics.csv (CSVLogger). Needs matplotlib.",
 )
 def _runs_plot(
     runs: list[str] = typer.Argument(  # noqa: B008 - typer reads its arguments from defaults
-        ..., metavar="RUN ...", help="Run folders, or folders of runs.", show_default=False
+        ..., metavar="RUN", help="Run folders, or folders of runs.", show_default=False
     ),
     metric: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
         None,

@@ -405,3 +405,16 @@ def test_a_bad_trial_record_skips_the_run_with_a_note(tmp_path):
     assert notes == [
         f"skipped {tmp_path}/b/trial.json:1:2: the run record is not valid JSON: Expecting value (half-written or edited by hand)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("diff", "Usage: lighter runs diff RUN_A RUN_B [--debug]"),
+        ("plot", "Usage: lighter runs plot RUN ... [--metric NAME] [--out FILE.png] [--debug]"),
+    ],
+)
+def test_subcommand_usage_lines(lighter, tmp_path, command, usage):
+    result = lighter("runs", command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == usage
