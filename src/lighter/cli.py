@@ -337,6 +337,141 @@ def show(
     _guarded("show", config, action, debug)
 
 
+# --- runs: list, compare and plot runs from their records (no torch import) ---------------------
+
+_RUNS_HELP = """\
+List the runs under ROOT (default: the current folder; every folder holding a run.json), one row
+per run with only the config values that differ between them; or compare and plot runs.
+
+\b
+  lighter runs [ROOT] [--format table|csv|json|markdown] [--sort [-]COLUMN]
+  lighter runs diff RUN_A RUN_B
+  lighter runs plot RUN ... [--metric NAME ...] [--out FILE.png]
+"""
+
+
+class _RunsGroup(typer.core.TyperGroup):
+    """``lighter runs [ROOT]`` lists: a first argument that names no subcommand goes to ``list``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+class _RunsCommand(TyperCommand):
+    """A ``runs`` subcommand whose usage line names its arguments and options as its help does."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = []
+        for param in self.params:
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name.upper()) + (" ..." if param.nargs == -1 else "")
+                pieces.append(name if param.required else f"[{name}]")
+            elif param.opts[0] != "--help":
+                pieces.append(
+                    f"[{param.opts[0]}]"
+                    if param.is_flag
+                    else f"[{param.opts[0]} {param.metavar or param.name.upper()}]"
+                )
+        return pieces
+
+
+runs_app = typer.Typer(
+    name="runs", cls=_RunsGroup, help=_RUNS_HELP, rich_markup_mode=None, pretty_exceptions_enable=False
+)
+app.add_typer(runs_app, name="runs", short_help="List, compare and plot runs from their folders' records.")
+
+
+def _say_err(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+@runs_app.command(
+    name="list",
+    cls=_RunsCommand,
+    help="One row per run under ROOT: folder, stages, outcome, start, duration, a sweep trial's params, "
+    "the config values that differ between the runs, the best monitored value and the final metrics. "
+    "A record that cannot be read is skipped with a note. Reads records only (nothing is imported).",
+)
+def _runs_list(
+    root: str = typer.Argument(".", metavar="ROOT", help="Folder searched for runs.", show_default=False),
+    fmt: str = typer.Option("table", "--format", metavar="table|csv|json|markdown", help="Output format."),
+    sort: str | None = typer.Option(
+        None,
+        "--sort",
+        metavar="[-]COLUMN",
+        help="Sort by a column (a metric, a config id, best, start...); "
+        "a leading '-' sorts descending: --sort=-val/metrics/accuracy/epoch.",
+        show_default=False,
+    ),
+    metric: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
+        None,
+        "--metric",
+        metavar="NAME",
+        help="Show only these metrics (names or globs such as 'test/*'); repeatable (default: all).",
+        show_default=False,
+    ),
+    debug: bool = _DEBUG,
+) -> None:
+    def action() -> None:
+        from lighter.inspect.runs import list_runs
+
+        text, notes = list_runs(root, fmt, sort, metric or ())
+        for note in notes:
+            _say_err(note)
+        typer.echo(text, nl=False)
+
+    _guarded("runs", "", action, debug)
+
+
+@runs_app.command(
+    name="diff",
+    cls=_RunsCommand,
+    help="Every config value that differs between two runs, both values and where each was written "
+    "(file:line or command line), then their differing outcome and metrics.",
+)
+def _runs_diff(
+    run_a: str = typer.Argument(..., metavar="RUN_A", show_default=False),
+    run_b: str = typer.Argument(..., metavar="RUN_B", show_default=False),
+    debug: bool = _DEBUG,
+) -> None:
+    def action() -> None:
+        from lighter.inspect.diff import diff_runs
+
+        typer.echo(diff_runs(run_a, run_b), nl=False)
+
+    _guarded("runs diff", "", action, debug)
+
+
+@runs_app.command(
+    name="plot",
+    cls=_RunsCommand,
+    help="One PNG of logged metrics over epochs (for */epoch names) or steps, a curve per run labelled "
+    "with its differing config values. Reads each run's metrics.csv (CSVLogger). Needs matplotlib.",
+)
+def _runs_plot(
+    runs: list[str] = typer.Argument(  # noqa: B008 - typer reads its arguments from defaults
+        ..., metavar="RUN", help="Run folders, or folders of runs.", show_default=False
+    ),
+    metric: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
+        None,
+        "--metric",
+        metavar="NAME",
+        help="A logged metric to draw; repeatable (default: the monitored value and train/loss/epoch).",
+        show_default=False,
+    ),
+    out: str = typer.Option("runs.png", "--out", metavar="FILE.png", help="The picture to write."),
+    debug: bool = _DEBUG,
+) -> None:
+    def action() -> None:
+        from lighter.inspect.plot import plot_runs
+
+        typer.echo(f"Plot: {plot_runs(runs, metric or (), out, say=_say_err)}")
+
+    _guarded("runs plot", "", action, debug)
+
+
 def main() -> None:
     """Entry point of the ``lighter`` console script."""
     app(prog_name="lighter")

@@ -34,11 +34,11 @@ def probe(*args):
     ).stdout
 
 
-def test_root_help_lists_the_six_stages_then_check_and_show_without_heavy_imports():
+def test_root_help_lists_the_six_stages_then_check_show_and_runs_without_heavy_imports():
     out = probe("--help")
     commands = out.split("Commands:")[1].splitlines()
     listed = [line.split()[0] for line in commands if line.startswith("  ") and not line.startswith("   ")]
-    assert listed == [*STAGES, "sweep", "check", "show"]
+    assert listed == [*STAGES, "sweep", "check", "show", "runs"]
     assert out.rstrip().endswith("HEAVY: []")
 
 
