@@ -161,3 +161,35 @@ def test_a_mistake_from_a_config_is_located(pretrained):
     with pytest.raises(ConfigError) as caught:
         parser.get_parsed_content("model")
     assert str(caught.value).startswith("@ model: ckpt_to_model_prefix: no key of checkpoint")  # its id
+
+
+# --- the example of docs/fine_tuning.md, run as written ---------------------------------------------
+
+
+def _page_blocks(lang: str) -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "fine_tuning.md").read_text()
+    return [part.split("\n```", 1)[0] for part in text.split(f"```{lang}\n")[1:]]
+
+
+def test_the_documented_fine_tuning_example(tmp_path, monkeypatch):
+    import lighter
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiment.yaml").write_text(_page_blocks("yaml")[0])
+    torch.manual_seed(1)
+    first = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))  # the first run's network
+    (tmp_path / "pretrained").mkdir()
+    saved = {"state_dict": {f"model.{k}": v for k, v in first.state_dict().items()}, "epoch": 9}
+    torch.save(saved, tmp_path / "pretrained" / "last.ckpt")
+
+    model = lighter.load("experiment.yaml", stage="fit").system.model
+    assert torch.equal(model[0][0].weight, first[0].weight)  # the backbone got the pretrained layer
+    assert torch.equal(model[0][0].bias, first[0].bias)
+    assert model[1].out_features == 2  # and the new head is its own
+
+    with pytest.raises(ConfigError) as caught:
+        _ = lighter.load("experiment.yaml", ['--system#model#ckpt_to_model_prefix={"backbone": ""}']).system
+    documented = _page_blocks("text")[0].strip()
+    assert str(caught.value).splitlines()[0] == documented
