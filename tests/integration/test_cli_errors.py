@@ -63,6 +63,11 @@ HINT = "(run with --debug for the full traceback)"
             id="config-option-without-value",
         ),
         pytest.param(
+            ["fit", "experiment.yaml", "experimnt.yml"],
+            "config file not found: 'experimnt.yml' (did you mean 'experiment.yaml'?)",
+            id="typo-in-a-second-config-file",
+        ),
+        pytest.param(
             ["fit", "experiment.yaml", "experiment"],
             "command line: 'experiment' is neither a config file nor an override (did you mean 'experiment.yaml'?)",
             id="positional-neither-file-nor-override",
