@@ -26,10 +26,15 @@ _EXPORTS = {
     "Experiment": "lighter.api",
 }
 
+# Subpackages reachable as attributes (`$import lighter` then `$lighter.utils.model.X`).
+_SUBPACKAGES = ("utils",)
+
 __all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'lighter' has no attribute '{name}'")
@@ -39,4 +44,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*__all__, *_SUBPACKAGES])

@@ -202,7 +202,7 @@ def load_checkpoint(
     import pytorch_lightning as pl
     import torch
 
-    from lighter.engine.project import find_project, import_project
+    from lighter.engine.project import import_configured_project
     from lighter.system import System
 
     checkpoint = _read_checkpoint(Path(path), map_location)
@@ -223,8 +223,7 @@ def load_checkpoint(
     pruned = prune(parser, stage if stage is not None else Stage.PREDICT)
     if stage is None:
         pruned["system#dataloaders"] = {}  # the model only: no data is read
-    if parser.get("project") is not None:
-        import_project(find_project(parser.get("project")))
+    import_configured_project(parser)
     # The run's own seed: a dataset that splits at random must split as it did in training.
     pl.seed_everything(resolve_seed(parser) or 0, workers=True, verbose=False)
     try:

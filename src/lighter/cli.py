@@ -24,20 +24,22 @@ DEBUG_ENV = "LIGHTER_DEBUG"
 _MAX_ERROR_LINES = 30  # an error must fit on one screen
 
 _CONFIG_HELP = (
-    "Experiment config: a YAML/JSON file, or several separated by commas "
-    "(config1.yaml,config2.yaml), merged in order so later files win. "
+    "Experiment config: a YAML/JSON file, or several (config1.yaml config2.yaml, or "
+    "config1.yaml,config2.yaml), merged in order so later files win. --config=FILES "
+    "(the original Lighter's form) works too. "
     "For fit, a run folder continues that run from its last checkpoint."
 )
 # "\b" keeps click from re-wrapping the paragraph that follows it.
 _OVERRIDES_HELP = """\b
-Override any config value after CONFIG with --ID=VALUE (or --ID VALUE),
-where ID joins keys with '#' and VALUE is parsed as YAML 1.2 (3 and 1e-3 are
-numbers, [1,2] a list, null is None; $expr and @id work too). As in config
-files, --~ID deletes a key, --+ID=[...] appends, --=ID=... replaces:
+Override any config value with --ID=VALUE (or --ID VALUE), where ID joins
+keys with '#' and VALUE is parsed as YAML 1.2 (3 and 1e-3 are numbers, [1,2]
+a list, null is None; $expr and @id work too). As in config files, --~ID
+deletes a key, --+ID=[...] appends, --=ID=... replaces:
 
 \b
   lighter {stage} experiment.yaml --trainer#max_epochs=3
-  lighter {stage} a.yaml,b.yaml --system#optimizer#lr 1e-3 --~system#scheduler
+  lighter {stage} a.yaml b.yaml --system#optimizer#lr 1e-3 --~system#scheduler
+  lighter {stage} --config=a.yaml,b.yaml --trainer#max_epochs=3
 
 \b
 Stage arguments (passed to the Lightning call) live under args#{stage},
@@ -45,7 +47,9 @@ in the config or as --args#{stage}#NAME=VALUE.
 """
 
 # Parameters every command takes, declared once.
-_CONFIG = typer.Argument(..., metavar="CONFIG", help=_CONFIG_HELP, show_default=False)
+# Optional for click: CONFIG may also come as --config=FILES, or after the overrides, so the
+# command's arguments are sorted out by `split_command_line` (see `_arguments`).
+_CONFIG = typer.Argument(None, metavar="CONFIG", help=_CONFIG_HELP, show_default=False)
 _DEBUG = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1).")
 
 app = typer.Typer(
@@ -85,21 +89,26 @@ def _short(message: str) -> str:
     return "\n".join([*lines[:_MAX_ERROR_LINES], f"... ({rest} more lines; --debug shows everything)"])
 
 
-def _guarded(command: str, config: str, action: Callable[[], int | None], debug: bool) -> None:
+def _arguments(command: str, ctx: click.Context, config: str | None) -> tuple[str, list[str]]:
+    """The command's config (comma-joined paths) and overrides, from all its arguments in order.
+
+    Click hands the first leftover argument to CONFIG, whatever it is, and the rest to
+    ``ctx.args``; put back together, they are the arguments as typed (less the declared options).
+    """
+    from lighter.config.command_line import split_command_line
+
+    return split_command_line(command, [config, *ctx.args] if config is not None else list(ctx.args))
+
+
+def _guarded(action: Callable[[], int | None], debug: bool) -> None:
     """Run ``action``; a :class:`~lighter.errors.LighterError` becomes a message and its exit status.
 
     ``action`` may return an exit status of its own (``lighter check`` returns 1 for problems).
     """
-    from lighter.errors import COMMAND_LINE, Interrupted, LighterError, OverrideError, UserCodeError
+    from lighter.errors import Interrupted, LighterError, UserCodeError
 
     debug = _debug_requested(debug)
     try:
-        if config.startswith("-"):
-            raise OverrideError(
-                f"expected CONFIG before the overrides, got '{config}'",
-                location=COMMAND_LINE,
-                suggestion=f"lighter {command} CONFIG [--id=value ...]",
-            )
         status = action()
     except LighterError as error:
         if debug:
@@ -128,24 +137,27 @@ def _print_user_traceback(error: BaseException) -> None:
 
 def run_stage(
     stage: Stage,
-    config: str,
-    overrides: Sequence[str],
+    arguments: Callable[[], tuple[str, list[str]]],
     debug: bool = False,
     safe: bool = False,
     allow: Sequence[str] = (),
 ) -> None:
-    """Run ``stage``; a :class:`~lighter.errors.LighterError` becomes a message and its exit status."""
+    """Run ``stage``; a :class:`~lighter.errors.LighterError` becomes a message and its exit status.
+
+    ``arguments`` gives ``(config, overrides)``; a mistake in them is reported like any other.
+    """
 
     def action() -> None:
         from lighter.config.safety import safe_requested
         from lighter.engine.runner import run
         from lighter.lightning_tips import lightning_tips_silenced
 
+        config, overrides = arguments()
         with lightning_tips_silenced():
             # Read per invocation: LIGHTER_SAFE turns safe mode on for every command of a session.
             run(stage, config, list(overrides), safe=safe_requested(safe), allow=list(allow))
 
-    _guarded(stage.value, config, action, debug)
+    _guarded(action, debug)
 
 
 class _StageCommand(TyperCommand):
@@ -159,13 +171,13 @@ class _StageCommand(TyperCommand):
             for option in self.params
             if option.param_type_name == "option" and option.opts[0] != "--help"
         ]
-        return ["CONFIG", *flags, "[--ID=VALUE ...]"]
+        return ["(CONFIG... | --config=CONFIG)", *flags, "[--ID=VALUE ...]"]
 
 
 def _command(stage: Stage) -> Callable[..., None]:
     def command(
         ctx: typer.Context,
-        config: str = _CONFIG,
+        config: str | None = _CONFIG,
         debug: bool = _DEBUG,
         safe: bool = typer.Option(
             False,
@@ -181,7 +193,7 @@ def _command(stage: Stage) -> Callable[..., None]:
             "folder); repeatable, or LIGHTER_ALLOW=a,b.",
         ),
     ) -> None:
-        run_stage(stage, config, ctx.args, debug, safe, allow or ())
+        run_stage(stage, lambda: _arguments(stage.value, ctx, config), debug, safe, allow or ())
 
     command.__name__ = stage.value
     return command
@@ -232,15 +244,16 @@ the trials. Overrides work as for fit: --sweep#trials=30 --trainer#max_epochs=5
 )
 def _sweep(
     ctx: typer.Context,
-    config: str = _CONFIG,
+    config: str | None = _CONFIG,
     debug: bool = _DEBUG,
 ) -> None:
     def action() -> None:
         from lighter.engine.sweep import run_sweep
 
-        run_sweep(config, list(ctx.args), say=lambda line: typer.echo(line))
+        files, overrides = _arguments("sweep", ctx, config)
+        run_sweep(files, overrides, say=lambda line: typer.echo(line))
 
-    _guarded("sweep", config, action, debug)
+    _guarded(action, debug)
 
 
 # --- inspecting a config without running it -----------------------------------------------------
@@ -265,7 +278,7 @@ def _count(n: int, what: str) -> str:
 )
 def check(
     ctx: typer.Context,
-    config: str = _CONFIG,
+    config: str | None = _CONFIG,
     stage: Stage | None = typer.Option(None, "--stage", help=_STAGE_HELP, show_default=False),  # noqa: B008
     safe: bool = typer.Option(
         False,
@@ -283,10 +296,11 @@ def check(
         from lighter.engine.check import check_config
         from lighter.errors import ValidationError
 
+        files, overrides = _arguments("check", ctx, config)
         safe_mode = safe_requested(safe)
-        report = check_config(config, list(ctx.args), stage, safe=safe_mode, allow=allow or ())
+        report = check_config(files, overrides, stage, safe=safe_mode, allow=allow or ())
         if safe_mode:
-            typer.echo(f"{_count(len(report.sites), 'place')} in {config} would run code:")
+            typer.echo(f"{_count(len(report.sites), 'place')} in {files} would run code:")
             for site in report.sites:
                 typer.echo(f"  {site}")
         stages = ", ".join(s.value for s in report.stages) + (" and its sweep" if report.sweep else "")
@@ -299,17 +313,17 @@ def check(
                     (report.expressions, "expression"),
                 )
             )
-            typer.echo(f"OK: {config} is ready for {stages} ({counts} checked; nothing built)")
+            typer.echo(f"OK: {files} is ready for {stages} ({counts} checked; nothing built)")
             return 0
         problems = [p for e in report.problems for p in (e.errors if isinstance(e, ValidationError) else [e])]
         for problem in problems:
             typer.echo(str(problem), err=True)
         typer.echo(
-            f"{_count(len(problems), 'problem')} in {config} (checked for {stages}; nothing built)", err=True
+            f"{_count(len(problems), 'problem')} in {files} (checked for {stages}; nothing built)", err=True
         )
         return 1
 
-    _guarded("check", config, action, debug)
+    _guarded(action, debug)
 
 
 @app.command(
@@ -323,7 +337,7 @@ def check(
 )
 def show(
     ctx: typer.Context,
-    config: str = _CONFIG,
+    config: str | None = _CONFIG,
     stage: Stage | None = typer.Option(None, "--stage", help=_STAGE_HELP, show_default=False),  # noqa: B008
     resolved: bool = typer.Option(False, "--resolved", help="Expand % macros; say what each @ stands for."),
     debug: bool = _DEBUG,
@@ -331,10 +345,11 @@ def show(
     def action() -> int:
         from lighter.engine.show import show_config
 
-        typer.echo(show_config(config, list(ctx.args), stage, resolved), nl=False)
+        files, overrides = _arguments("show", ctx, config)
+        typer.echo(show_config(files, overrides, stage, resolved), nl=False)
         return 0
 
-    _guarded("show", config, action, debug)
+    _guarded(action, debug)
 
 
 # --- runs: list, compare and plot runs from their records (no torch import) ---------------------
@@ -422,7 +437,7 @@ def _runs_list(
             _say_err(note)
         typer.echo(text, nl=False)
 
-    _guarded("runs", "", action, debug)
+    _guarded(action, debug)
 
 
 @runs_app.command(
@@ -441,7 +456,7 @@ def _runs_diff(
 
         typer.echo(diff_runs(run_a, run_b), nl=False)
 
-    _guarded("runs diff", "", action, debug)
+    _guarded(action, debug)
 
 
 @runs_app.command(
@@ -469,7 +484,7 @@ def _runs_plot(
 
         typer.echo(f"Plot: {plot_runs(runs, metric or (), out, say=_say_err)}")
 
-    _guarded("runs plot", "", action, debug)
+    _guarded(action, debug)
 
 
 def main() -> None:

@@ -161,3 +161,70 @@ def test_hash_key_creates_missing_parents(tmp_path):
     parser = ConfigParser()
     parser.read_config([tmp_path / "a.yaml", tmp_path / "b.yaml"])
     assert parser["x"] == {"y": {"z": 2}}
+
+
+_OPTIMIZER = """\
+system:
+  optimizer:
+    _target_: torch.optim.Adam
+    lr: 0.001
+    betas: [0.9, 0.99]
+"""
+
+
+@pytest.mark.parametrize(
+    ("second", "expected"),
+    [
+        pytest.param(
+            "system: {optimizer: {_target_: torch.optim.SGD, lr: 0.1}}",
+            {"_target_": "torch.optim.SGD", "lr": 0.1},
+            id="nested-swap-replaces",
+        ),
+        pytest.param(
+            "system#optimizer: {_target_: torch.optim.SGD, momentum: 0.9}",
+            {"_target_": "torch.optim.SGD", "momentum": 0.9},
+            id="hash-key-swap-replaces",
+        ),
+        pytest.param(
+            "system: {optimizer: {_target_: torch.optim.Adam, lr: 0.1}}",
+            {"_target_": "torch.optim.Adam", "lr": 0.1, "betas": [0.9, 0.99]},
+            id="same-target-merges",
+        ),
+        pytest.param(
+            "system#optimizer: {lr: 0.1}",
+            {"_target_": "torch.optim.Adam", "lr": 0.1, "betas": [0.9, 0.99]},
+            id="no-target-merges",
+        ),
+        pytest.param(
+            "system: {+optimizer: {_target_: torch.optim.SGD, lr: 0.1}}",
+            {"_target_": "torch.optim.SGD", "lr": 0.1, "betas": [0.9, 0.99]},
+            id="plus-still-updates",
+        ),
+    ],
+)
+def test_a_swapped_component_replaces_the_old_one(tmp_path, second, expected):
+    (tmp_path / "a.yaml").write_text(_OPTIMIZER)
+    (tmp_path / "b.yaml").write_text(second + "\n")
+    parser = ConfigParser()
+    parser.read_config([tmp_path / "a.yaml", tmp_path / "b.yaml"])
+    assert parser["system#optimizer"] == expected
+    if "betas" not in expected:
+        assert parser.location("system#optimizer#betas") is None  # the old argument left no trace
+
+
+def test_swap_is_decided_at_each_depth(tmp_path):
+    (tmp_path / "a.yaml").write_text(
+        "model: {_target_: a.Net, encoder: {_target_: a.Enc, depth: 3}, width: 8}\n"
+    )
+    (tmp_path / "b.yaml").write_text("model: {encoder: {_target_: b.Enc, size: 2}}\n")
+    parser = ConfigParser()
+    parser.read_config([tmp_path / "a.yaml", tmp_path / "b.yaml"])
+    assert parser["model"] == {"_target_": "a.Net", "encoder": {"_target_": "b.Enc", "size": 2}, "width": 8}
+
+
+def test_command_line_swaps_a_component():
+    parser = ConfigParser(
+        {"system": {"optimizer": {"_target_": "torch.optim.Adam", "lr": 0.001, "betas": [0.9, 0.99]}}}
+    )
+    parser.apply_overrides(["--system#optimizer={_target_: torch.optim.SGD, lr: 0.1}"])
+    assert parser["system#optimizer"] == {"_target_": "torch.optim.SGD", "lr": 0.1}

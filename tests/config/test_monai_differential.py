@@ -236,3 +236,39 @@ def test_generated_configs_from_yaml_files_resolve_like_monai(tmp_path, data: st
     note(path.read_text())
     ids = ["", generated.broken] if generated.broken else every_id(generated.config)
     check_like_monai(None, ids, files=str(path))
+
+
+# A later file swapping components' classes through `a#b:` keys: MONAI replaces the value at that
+# id, and so do we when the `_target_` differs (with the same one, ours merges: a deliberate rule).
+_SWAP_FILES = {
+    "base.yaml": """\
+model:
+  span: {_target_: datetime.timedelta, days: 1, hours: 2}
+  ratio: {_target_: fractions.Fraction, numerator: 1, denominator: 3}
+  keep: {_target_: datetime.timedelta, minutes: 5}
+""",
+    "swap.yaml": """\
+model#span: {_target_: datetime.date, year: 2020, month: 1, day: 2}
+model#ratio: {_target_: decimal.Decimal, value: "1.5"}
+""",
+}
+
+
+def test_swapped_targets_through_hash_keys_like_monai(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in _SWAP_FILES.items():
+        (tmp_path / name).write_text(text)
+    files = "base.yaml,swap.yaml"
+    ids = ["model#span", "model#ratio", "model#keep", "model"]
+    expected = resolve_each(lambda: monai_parser(files=files), ids)
+    actual = resolve_each(lambda: our_parser(files=files), ids)
+    for id_ in ids:
+        assert expected[id_].ok, expected[id_].error
+        assert actual[id_].ok, actual[id_].error
+        assert difference(expected[id_].value, actual[id_].value, id_) is None
+    assert our_parser(files=files).get("model#span") == {
+        "_target_": "datetime.date",
+        "year": 2020,
+        "month": 1,
+        "day": 2,
+    }

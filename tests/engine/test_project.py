@@ -159,3 +159,132 @@ def test_failing_import_is_located_and_chained(tmp_path, clean_modules):
     )
     assert isinstance(info.value.__cause__, RuntimeError)
     assert "project" not in sys.modules
+
+
+# --- a folder marked by __lighter__.py (upstream Lighter 0.1's habit) -----------------------------
+
+
+def marked(folder, value="marked"):
+    make_project(folder, value)
+    (folder / "__lighter__.py").write_text("# marks this folder as the project\n")
+    (folder / "experiments").mkdir()
+    return folder / "experiments" / "exp.yaml"
+
+
+def parser_for(config, text="trainer: {}\n"):
+    from lighter.config import ConfigParser
+
+    config.write_text(text)
+    parser = ConfigParser()
+    parser.read_config(config)
+    return parser
+
+
+@pytest.mark.parametrize("where", ["config-folder", "above-the-config", "working-directory"])
+def test_a_marker_names_the_project(tmp_path, monkeypatch, clean_modules, where):
+    from lighter.engine.project import import_configured_project
+
+    config = marked(tmp_path / "proj")
+    if where == "config-folder":
+        (tmp_path / "proj" / "__lighter__.py").rename(config.parent / "__lighter__.py")
+        (config.parent / "__init__.py").write_text("from project.models import VALUE\n")
+        (config.parent / "models.py").write_text("VALUE = 'experiments'\n")
+    if where == "working-directory":
+        elsewhere = tmp_path / "configs"
+        elsewhere.mkdir()
+        config = elsewhere / "exp.yaml"
+    monkeypatch.chdir(tmp_path / "proj")
+    folder = import_configured_project(parser_for(config))
+    expected = config.parent if where == "config-folder" else tmp_path / "proj"
+    assert folder == expected.resolve()
+    assert sys.modules["project"].VALUE == ("experiments" if where == "config-folder" else "marked")
+
+
+def test_no_key_and_no_marker_is_no_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert find_project(None, [tmp_path / "exp.yaml"]) is None
+
+
+def test_a_key_naming_the_marked_folder_agrees(tmp_path, monkeypatch):
+    config = marked(tmp_path / "proj")
+    monkeypatch.chdir(tmp_path)
+    assert find_project("..", [config]) == (tmp_path / "proj").resolve()
+
+
+def test_a_key_and_a_marker_that_disagree_name_both(tmp_path, monkeypatch):
+    config = marked(tmp_path / "proj")
+    make_project(tmp_path / "other", "other")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        find_project("other", [config], location=Location(str(config), 1))
+    marker = (tmp_path / "proj").resolve()
+    assert str(info.value) == (
+        f"{config}:1 @ project: project folder 'other' is {(tmp_path / 'other').resolve()}, but "
+        f"{marker / '__lighter__.py'} marks {marker} as the project (remove one: the project key, or "
+        f"the marker {marker / '__lighter__.py'})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("broken", "text", "expected"),
+    [
+        pytest.param(
+            "__init__.py",
+            "x = (\n",
+            "{folder}/__init__.py:1:5: importing project folder '{folder}' failed: SyntaxError: ",
+            id="init-does-not-compile",
+        ),
+        pytest.param(
+            "__lighter__.py",
+            "def (:\n",
+            "{folder}/__lighter__.py:1:5: the project marker does not compile: SyntaxError: invalid syntax",
+            id="marker-does-not-compile",
+        ),
+        pytest.param(
+            "__init__.py",
+            None,
+            "{folder}/__lighter__.py: {folder}/__lighter__.py marks {folder} as the project folder, but it "
+            "has no __init__.py (create {folder}/__init__.py, it may be empty)",
+            id="no-init",
+        ),
+        pytest.param(
+            "__init__.py",
+            "raise RuntimeError('no GPU here')\n",
+            "{folder}/__lighter__.py: importing project folder '{folder}' failed: RuntimeError: no GPU here",
+            id="init-raises",
+        ),
+    ],
+)
+def test_a_marked_folder_that_cannot_be_imported(
+    tmp_path, monkeypatch, clean_modules, broken, text, expected
+):
+    from lighter.engine.project import import_configured_project
+
+    config = marked(tmp_path / "proj")
+    if text is None:
+        (tmp_path / "proj" / broken).unlink()
+    else:
+        (tmp_path / "proj" / broken).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        import_configured_project(parser_for(config))
+    assert str(info.value).startswith(expected.format(folder=(tmp_path / "proj").resolve()))
+
+
+def test_safe_mode_refuses_a_marked_folder_unless_allowed(tmp_path, monkeypatch, clean_modules):
+    from lighter.engine.project import import_configured_project
+    from lighter.errors import UnsafeConfigError
+
+    config = marked(tmp_path / "proj")
+    monkeypatch.chdir(tmp_path)
+    parser = parser_for(config)
+    parser.safe = True
+    with pytest.raises(
+        UnsafeConfigError, match=r"safe mode refuses importing the project folder .* \(marked by"
+    ):
+        import_configured_project(parser)
+    assert "project" not in sys.modules or sys.modules["project"].__file__ != str(
+        tmp_path / "proj" / "__init__.py"
+    )
+    parser.allow = ("project",)
+    assert import_configured_project(parser) == (tmp_path / "proj").resolve()

@@ -57,10 +57,20 @@ HINT = "(run with --debug for the full traceback)"
             id="missing-project-folder",
         ),
         pytest.param(
-            ["fit", "--trainer#max_epochs=1", "experiment.yaml"],
-            "command line: expected CONFIG before the overrides, got '--trainer#max_epochs=1' "
-            "(lighter fit CONFIG [--id=value ...])",
-            id="override-before-config",
+            ["fit", "--trainer#max_epochs=1", "--config"],
+            "command line: --config needs a value: the config file(s) "
+            "(e.g. lighter fit --config=experiment.yaml[,more.yaml])",
+            id="config-option-without-value",
+        ),
+        pytest.param(
+            ["fit", "experiment.yaml", "experimnt.yml"],
+            "config file not found: 'experimnt.yml' (did you mean 'experiment.yaml'?)",
+            id="typo-in-a-second-config-file",
+        ),
+        pytest.param(
+            ["fit", "experiment.yaml", "experiment"],
+            "command line: 'experiment' is neither a config file nor an override (did you mean 'experiment.yaml'?)",
+            id="positional-neither-file-nor-override",
         ),
     ],
 )

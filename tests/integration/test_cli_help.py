@@ -44,7 +44,7 @@ def test_root_help_lists_the_six_stages_then_check_show_and_runs_without_heavy_i
 
 def test_sweep_help_is_instant_and_imports_no_optuna():
     out = probe("sweep", "--help")
-    assert "Usage: lighter sweep CONFIG [--debug] [--ID=VALUE ...]\n" in out
+    assert "Usage: lighter sweep (CONFIG... | --config=CONFIG) [--debug] [--ID=VALUE ...]\n" in out
     assert "monitor: val/metrics/accuracy/epoch" in out
 
 
@@ -53,9 +53,12 @@ def test_sweep_help_is_instant_and_imports_no_optuna():
     [
         (
             "check",
-            "Usage: lighter check CONFIG [--stage STAGE] [--safe] [--allow PACKAGE] [--debug] [--ID=VALUE ...]",
+            "Usage: lighter check (CONFIG... | --config=CONFIG) [--stage STAGE] [--safe] [--allow PACKAGE] [--debug] [--ID=VALUE ...]",
         ),
-        ("show", "Usage: lighter show CONFIG [--stage STAGE] [--resolved] [--debug] [--ID=VALUE ...]"),
+        (
+            "show",
+            "Usage: lighter show (CONFIG... | --config=CONFIG) [--stage STAGE] [--resolved] [--debug] [--ID=VALUE ...]",
+        ),
     ],
 )
 def test_check_and_show_help(command, usage):
@@ -69,8 +72,15 @@ def test_check_and_show_help(command, usage):
 def test_stage_help_explains_config_and_overrides(stage):
     out = probe(stage, "--help")
     usage = " ".join(out.split("Usage: ", 1)[1].split("\n\n", 1)[0].split())  # unwrapped
-    assert usage == f"lighter {stage} CONFIG [--debug] [--safe] [--allow PACKAGE] [--ID=VALUE ...]"
+    assert (
+        usage
+        == f"lighter {stage} (CONFIG... | --config=CONFIG) [--debug] [--safe] [--allow PACKAGE] [--ID=VALUE ...]"
+    )
     assert "config1.yaml,config2.yaml" in out  # comma merging
+    assert "config1.yaml\nconfig2.yaml" in out or "config1.yaml config2.yaml" in " ".join(
+        out.split()
+    )  # separate files
+    assert f"lighter {stage} --config=a.yaml,b.yaml" in out  # the original Lighter's form
     assert f"lighter {stage} experiment.yaml --trainer#max_epochs=3" in out  # override syntax
     assert f"--args#{stage}#NAME=VALUE" in out
     assert out.rstrip().endswith("HEAVY: []")

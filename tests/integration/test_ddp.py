@@ -32,3 +32,25 @@ def test_ddp_fit_on_two_cpu_processes(experiment, lighter):
     assert "seed: " + seeds[0] in (logs / "version_0" / "config.yaml").read_text()
     (checkpoint,) = (logs / "version_0" / "checkpoints").glob("*.ckpt")
     assert checkpoint.name == "epoch=0-step=4.ckpt"  # 64 samples / 2 ranks / batch 8
+
+
+@pytest.mark.slow
+def test_ddp_children_read_the_original_command_line(fresh_experiment, lighter):
+    # Override first, then --config (the original Lighter's Fire form): the child re-runs this line.
+    (fresh_experiment / "second.yaml").write_text("trainer:\n  max_epochs: 1\n")
+    result = lighter(
+        "fit",
+        "--trainer#strategy=ddp",
+        "--config=experiment.yaml,second.yaml",
+        "--trainer#devices",
+        "2",
+        cwd=fresh_experiment,
+        script=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((fresh_experiment / "seeds" / f"fit-rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert ranks[0] == ranks[1]  # the same seed and the same model in both processes
+    (checkpoint,) = (fresh_experiment / "runs" / "lightning_logs" / "version_0" / "checkpoints").glob(
+        "*.ckpt"
+    )
+    assert checkpoint.name == "epoch=0-step=4.ckpt"  # second.yaml's one epoch, on 2 ranks

@@ -26,8 +26,8 @@ from typing import Any
 
 from lighter.config.ids import join_id, normalize_id, split_id
 from lighter.config.loader import MAX_DEPTH, Locations, load_value, short_id
-from lighter.config.merge import container_key, copy_tree, forget_locations
-from lighter.errors import COMMAND_LINE, ConfigSyntaxError, OverrideError, closest
+from lighter.config.merge import OPERATORS, Wording, apply_key, container_key, copy_tree
+from lighter.errors import COMMAND_LINE, ConfigSyntaxError, LighterError, Location, OverrideError, closest
 
 __all__ = [
     "OPERATORS",
@@ -38,7 +38,6 @@ __all__ = [
     "check_new_keys",
 ]
 
-OPERATORS = ("+", "=", "~")
 # A new key this close to an existing sibling is reported as a likely typo.
 _TYPO_CUTOFF = 0.8
 # This close (one letter added, dropped or changed in a longer name), it is a typo even before the
@@ -147,11 +146,15 @@ def apply_override(
 ) -> list[str]:
     """Apply one override to ``config`` (in place), creating missing dicts along the way.
 
+    The operators are :func:`lighter.config.merge.apply_key`'s, as in files, except that a plain
+    ``--id=VALUE`` sets the value instead of merging a dict into it; the typo checks of new and
+    deleted keys are the command line's own.
+
     Args:
         config: The raw config.
         locations: Its locations; the overridden ids become ``command line``.
         id_: The id, possibly with a ``+``/``=``/``~`` prefix (see the module docstring).
-        value: The value (ignored by ``~``).
+        value: The value (ignored by ``~``; copied, so the caller's stays untouched).
         check_targets: Check a new key against its component's target right away (this imports
             the target). When false, the ids of such new keys are returned for
             :func:`check_new_keys`.
@@ -164,75 +167,74 @@ def apply_override(
             probably a typo (with the suggestion), or ``+`` meets a value of another kind.
     """
     operator = id_[0] if id_[:1] in OPERATORS else ""
-    keys = split_id(id_[len(operator) :])
-    if not keys:
+    if not split_id(id_[len(operator) :]):
         raise OverrideError("an override needs an id, e.g. --trainer#max_epochs=10", location=COMMAND_LINE)
-    full_id = "#".join(keys)
-    node: Any = config
-    node_id = ""
     unchecked: list[str] = []
-    for depth, key in enumerate(keys):
-        last = depth == len(keys) - 1
-        here = join_id(node_id, key)
-        if not isinstance(node, (dict, list)):
-            raise OverrideError(
-                f"cannot override '{full_id}': '{node_id}' holds a {type(node).__name__}, not a dict or list",
-                id=full_id,
-                location=COMMAND_LINE,
-            )
-        found = container_key(node, key)
-        if found is None and operator == "~":
-            _check_deleted_key(node, node_id, key)
-            return []  # nothing to delete, as in a file
-        if found is None and isinstance(node, list):
-            raise OverrideError(
-                f"cannot override '{full_id}': '{node_id}' is a list of {len(node)} items, it has no item {key}",
-                id=full_id,
-                location=COMMAND_LINE,
-            )
-        if found is None:
-            if _check_new_key(node, node_id, str(key), check_targets):
-                unchecked.append(here)
-            found = key
-            if not last:
-                node[found] = {}
-                locations[here] = COMMAND_LINE
-        if last:
-            _set(node, found, value, here, operator, locations)
-            return unchecked
-        node, node_id = node[found], here
+
+    def new_key(node: Any, node_id: str, key: str) -> None:
+        if _check_new_key(node, node_id, key, check_targets):
+            unchecked.append(join_id(node_id, key))
+
+    apply_key(
+        config,
+        "",
+        id_,
+        copy_tree(value),
+        locations,
+        _EVERY_ID_ON_THE_COMMAND_LINE,
+        "",
+        merge_dicts=False,
+        wording=_COMMAND_LINE_WORDING,
+        on_new_key=new_key,
+        on_nothing_to_delete=_check_deleted_key,
+    )
     return unchecked
 
 
-def _set(node: Any, key: Any, value: Any, id_: str, operator: str, locations: Locations) -> None:
-    exists = isinstance(node, list) or key in node
-    if operator == "~":
-        forget_locations(locations, node[key], id_)
-        del node[key]
-        return
-    existing = node[key] if exists else None
-    if operator == "+" and exists:
-        if isinstance(existing, dict) and isinstance(value, dict):
-            for k, v in value.items():
-                _set(existing, k, v, join_id(id_, k), "", locations)
-            return
-        if isinstance(existing, list) and isinstance(value, list):
-            start = len(existing)
-            existing.extend(copy_tree(value))
-            for i in range(start, len(existing)):
-                _mark_command_line(locations, existing[i], join_id(id_, i))
-            return
-        raise OverrideError(
-            f"'--+{id_}' merges a dict into a dict or a list into a list, not a {type(value).__name__} "
-            f"into a {type(existing).__name__}",
-            id=id_,
+class _CommandLine(dict):
+    """Locations of an override's value: every id in it was written on the command line."""
+
+    def get(self, key: Any, default: Any = None) -> Any:  # noqa: ARG002 - dict's signature
+        return COMMAND_LINE
+
+
+_EVERY_ID_ON_THE_COMMAND_LINE = _CommandLine()
+
+
+class _CommandLineWording(Wording):
+    """The operators' problems, worded as the override the user typed."""
+
+    def through_scalar(
+        self, name: str, full: str, holder: str, kind: str, where: Location | None
+    ) -> LighterError:
+        return OverrideError(
+            f"cannot override '{full}': '{holder}' holds a {kind}, not a dict or list",
+            id=full,
             location=COMMAND_LINE,
-            suggestion=f"write --{id_}=... to replace it",
         )
-    if exists:
-        forget_locations(locations, existing, id_)
-    node[key] = copy_tree(value)
-    _mark_command_line(locations, node[key], id_)
+
+    def no_item(
+        self, name: str, full: str, list_id: str, size: int, key: Any, where: Location | None
+    ) -> LighterError:
+        return OverrideError(
+            f"cannot override '{full}': '{list_id}' is a list of {size} items, it has no item {key}",
+            id=full,
+            location=COMMAND_LINE,
+        )
+
+    def plus_mismatch(
+        self, last: Any, full: str, value: Any, existing: Any, where: Location | None
+    ) -> LighterError:
+        return OverrideError(
+            f"'--+{full}' merges a dict into a dict or a list into a list, not a {type(value).__name__} "
+            f"into a {type(existing).__name__}",
+            id=full,
+            location=COMMAND_LINE,
+            suggestion=f"write --{full}=... to replace it",
+        )
+
+
+_COMMAND_LINE_WORDING = _CommandLineWording()
 
 
 def check_new_keys(config: dict, new_ids: Iterable[str]) -> None:
@@ -343,10 +345,3 @@ def _target_arguments(node: dict, node_id: str) -> list[str] | None:
         return None
     named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     return named + sorted(RESERVED_KEYS) + ["_debug_"]
-
-
-def _mark_command_line(locations: Locations, value: Any, id_: str) -> None:
-    locations[id_] = COMMAND_LINE
-    if isinstance(value, (dict, list)):
-        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
-            _mark_command_line(locations, item, join_id(id_, key))

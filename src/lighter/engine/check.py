@@ -33,7 +33,7 @@ from lighter.config.annotation import UNKNOWN
 from lighter.config.graph import COMPONENT, EXPRESSION, REFERENCE
 from lighter.config.ids import ancestors
 from lighter.config.typecheck import type_problems
-from lighter.engine.project import find_project, import_project
+from lighter.engine.project import import_configured_project, project_site
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.schema import find_problems, is_reference
 from lighter.engine.stages import Stage, stage_spec
@@ -121,6 +121,9 @@ def check_config(
         from lighter.errors import UnsafeConfigError
 
         report.sites = code_sites(parser, allowed_packages(allow))
+        marked = project_site(parser, allowed_packages(allow))  # a folder a __lighter__.py marks
+        if marked is not None:
+            report.sites.insert(0, marked)
         refused = [site for site in report.sites if site.refusal is not None]
         if refused:
             report.problems = [UnsafeConfigError(s.refusal, id=s.id, location=s.location) for s in refused]
@@ -137,7 +140,7 @@ def check_config(
     if stage is not None and not structure:
         checked = prune(parser, stage)
     try:
-        _import_project(parser)
+        import_configured_project(parser)
     except LighterError as error:
         report.problems.append(error)
     if sweep:  # after the project: a param may name an argument of a project class
@@ -168,14 +171,6 @@ def _sweep_problems(parser: ConfigParser, config: str | Path | Sequence[str | Pa
     except ValidationError as error:
         return list(error.errors)
     return []
-
-
-def _import_project(parser: ConfigParser) -> None:
-    """Import the ``project`` folder, as a run does, so that ``project.*`` targets can be found."""
-    path = parser.get("project")
-    if path is not None:
-        location = parser.location("project")
-        import_project(find_project(path, parser.files, location=location), location=location)
 
 
 def _stage_argument_problems(parser: ConfigParser, stage: Stage) -> list[LighterError]:

@@ -20,7 +20,7 @@ from typing import Any
 from lighter.config import ConfigParser
 from lighter.config.ids import ancestors
 from lighter.config.preflight import check_references
-from lighter.engine.project import find_project, import_project
+from lighter.engine.project import import_configured_project
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.resume import Resume, plan_resume
 from lighter.engine.schema import is_reference, validate_structure
@@ -220,17 +220,6 @@ def _not_a_checkpoint(path: Path) -> str | None:
     return "not a file torch.save wrote"
 
 
-def _import_project(parser: ConfigParser) -> Path | None:
-    """Import the ``project`` folder, if any, and return where it was found."""
-    path = parser.get("project")
-    if path is None:
-        return None
-    location = parser.location("project")
-    folder = find_project(path, parser.files, location=location)
-    import_project(folder, location=location)
-    return folder
-
-
 def locator(parser: ConfigParser) -> Callable[[str], Location | None]:
     """Location of an id, or of its closest enclosing id that has one, as ``file:line``."""
 
@@ -288,7 +277,7 @@ def prepare(
     # What the stage builds: `vars` and `_meta_` only matter where something refers to them.
     roots = [key for key in pruned.config if key not in ("vars", "_meta_")]
     check_references(pruned.graph, roots)
-    project = _import_project(parser)
+    project = import_configured_project(parser)
     parser.check_overrides()
     # Everything else visible without building (targets, argument names and literal types,
     # expression names) is reported now, all at once, before a dataset or model is constructed.
@@ -315,8 +304,8 @@ def prepare(
         resume = _restarted(parser, launch)
     record = recorded_config(parser.config, seed)
     if project is not None:
-        # A relative `project` was found from the cwd or the config's folder; the saved config
-        # lives elsewhere, so it records the folder that was actually imported.
+        # A relative `project` was found from the cwd or the config's folder, or a marker named
+        # it; the saved config lives elsewhere, so it records the folder that was actually imported.
         record["project"] = str(project)
     return Prepared(pruned, record, seed, resume)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lighter.atomic import atomic_write, os_reason
-from lighter.engine.project import find_project, import_project
+from lighter.engine.project import import_configured_project
 from lighter.engine.prune import check_stage
 from lighter.engine.runner import load
 from lighter.engine.schema import validate_structure
@@ -328,12 +328,8 @@ def run_sweep(config: str, overrides: Sequence[str] = (), say: Any = print) -> l
     parser = load(config, overrides)
     validate_structure(parser.config, parser.location, sweep=True)
     check_stage(parser.config, Stage.FIT, parser.location)
-    if parser.get("project") is not None:
-        # So that a param naming a new argument of a project class is checked against its signature.
-        location = parser.location("project")
-        import_project(
-            find_project(parser.get("project"), parser.files, location=location), location=location
-        )
+    # So that a param naming a new argument of a project class is checked against its signature.
+    import_configured_project(parser)
     spec = parse_sweep(parser, name=Path(str(config).split(",")[0]).stem)
     folder = spec.folder.resolve()
     try:
