@@ -140,6 +140,8 @@ def check_config(
         _import_project(parser)
     except LighterError as error:
         report.problems.append(error)
+    else:
+        report.problems += _kind_problems(parser, stages, report.problems)
     if sweep:  # after the project: a param may name an argument of a project class
         report.problems += _sweep_problems(parser, config)
     # A key the structure check already reports (system#crit) is not reported again as an
@@ -151,6 +153,30 @@ def check_config(
     report.problems.sort(key=_order(parser.files))
     _count(checked, report)
     return report
+
+
+def _kind_problems(
+    parser: ConfigParser, stages: list[Stage], found: list[LighterError]
+) -> list[LighterError]:
+    """``system`` and ``data`` once their targets import (see :mod:`lighter.engine.module_kind`).
+
+    A subclass of System is known only now: its stages are checked as a System's.
+    """
+    from lighter.engine.module_kind import kind_problems, literal_kind, resolve_kind
+    from lighter.engine.runner import locator
+
+    where = locator(parser)
+    problems = kind_problems(parser.config, stages, where)
+    if problems or literal_kind(parser.config) is not None or not resolve_kind(parser.config, where):
+        return problems
+    seen = {str(p) for p in found}
+    for each in stages:
+        try:
+            check_stage(parser.config, each, parser.location, system=True)
+        except LighterError as error:
+            if str(error) not in seen:
+                problems.append(error)
+    return problems
 
 
 def _sweep_problems(parser: ConfigParser, config: str | Path | Sequence[str | Path]) -> list[LighterError]:
