@@ -98,6 +98,13 @@ class TinyData(pl.LightningDataModule):
         return self._loader(12, labelled=False)
 
 
+import lighter
+
+
+class MySystem(lighter.System):
+    """A subclass of System: known as one only once imported."""
+
+
 class TrainOnly(pl.LightningDataModule):
     def train_dataloader(self):
         return _data(32)
@@ -266,6 +273,25 @@ def test_system_that_is_not_a_lightning_module_is_an_error(folder):
     assert str(info.value).splitlines()[0] == (
         "linear.yaml:15 @ system: system must be a LightningModule (lighter.System or your own); got torch.nn.Linear"
     )
+
+
+def test_subclass_of_system_is_checked_and_pruned_as_a_system(folder):
+    with pytest.raises(StageError) as info:
+        prepare("data.yaml", ["--system#_target_=project.modules.MySystem", "--data=null"], Stage.FIT)
+    assert str(info.value).splitlines()[0] == (
+        "data.yaml:17:1 @ system#dataloaders#train: stage 'fit' needs system#dataloaders#train, which the "
+        "config does not define"
+    )
+    prepared = prepare("data.yaml", ["--system#_target_=project.modules.MySystem"], Stage.TEST)
+    assert "optimizer" not in prepared.parser.config["system"]  # pruned: test has no use for it
+    assert prepared.record["system"]["optimizer"]["lr"] == 0.1  # the saved config keeps it
+
+
+def test_experiment_api_runs_stages_with_data(folder):
+    experiment = lighter.load("data.yaml")
+    assert "train/loss/epoch" in experiment.run("fit")
+    assert "test/metrics/MulticlassAccuracy/epoch" in experiment.run("test")[0]
+    assert type(experiment.datamodule).__qualname__ == "TinyData"
 
 
 def test_wrong_argument_of_own_module_is_located_with_suggestion(folder):
