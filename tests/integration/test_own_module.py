@@ -105,6 +105,19 @@ class MySystem(lighter.System):
     """A subclass of System: known as one only once imported."""
 
 
+class Broken(torch.utils.data.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        raise ValueError("bad sample")
+
+
+class BrokenData(TinyData):
+    def train_dataloader(self):
+        return DataLoader(Broken(), batch_size=4)
+
+
 class TrainOnly(pl.LightningDataModule):
     def train_dataloader(self):
         return _data(32)
@@ -240,6 +253,20 @@ def test_system_with_data_but_no_loader_for_the_stage_is_an_error(folder):
     assert str(info.value).splitlines()[0] == (
         "command line @ data: stage 'validate' needs val data, but data (project.modules.TrainOnly) "
         "defines no val_dataloader()"
+    )
+
+
+def test_a_failing_datamodule_loader_is_blamed_on_data(folder):
+    from lighter.errors import UserCodeError
+
+    with pytest.raises(UserCodeError) as info:
+        run(
+            "fit",
+            "data.yaml",
+            ["--data#_target_=project.modules.BrokenData", "--trainer#num_sanity_val_steps=0"],
+        )
+    assert str(info.value).splitlines()[0] == (
+        "data.yaml:14 @ data: during fit, epoch 0, step 0: ValueError: bad sample"
     )
 
 
