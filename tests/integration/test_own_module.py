@@ -121,6 +121,11 @@ class BrokenData(TinyData):
 class TrainOnly(pl.LightningDataModule):
     def train_dataloader(self):
         return _data(32)
+
+
+class PredictOnly(pl.LightningDataModule):
+    def predict_dataloader(self):
+        return _data(12, labelled=False)
 '''
 
 TRAINER = """\
@@ -377,3 +382,16 @@ def test_check_and_show_an_own_module(folder, lighter):
     shown = lighter("show", "own.yaml", cwd=folder)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "_target_: project.modules.TinyModule" in shown.stdout and "lr: 0.05" in shown.stdout
+
+
+def test_check_without_a_stage_checks_the_stages_data_sets_up(folder):
+    from lighter.engine.check import check_config
+
+    report = check_config("data.yaml")
+    assert report.stages == [Stage.FIT, Stage.VALIDATE, Stage.TEST, Stage.PREDICT]
+    assert report.problems == []
+    # A predict-only experiment has no optimizer or criterion: no false alarm about fit.
+    only = ["--data#_target_=project.modules.PredictOnly", "--~data#batch_size"]
+    report = check_config("data.yaml", [*only, "--~system#optimizer", "--~system#criterion"])
+    assert report.stages == [Stage.PREDICT]
+    assert report.problems == []

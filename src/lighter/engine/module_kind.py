@@ -31,6 +31,7 @@ __all__ = [
     "not_a_module",
     "not_a_datamodule",
     "datamodule_modes",
+    "data_modes",
     "use_datamodule",
 ]
 
@@ -149,6 +150,17 @@ def datamodule_modes(cls: type) -> set[str]:
         for mode, hook in DATA_MODES.items()
         if getattr(cls, hook, None) is not getattr(pl.LightningDataModule, hook)
     }
+
+
+def data_modes(config: Mapping[str, Any]) -> set[str]:
+    """The modes ``data``'s class defines a loader for; empty when there is none or it does not import."""
+    target = _literal_target(config.get("data")) if has_data(config) else None
+    cls = _import(target, "data", _nowhere) if target is not None else None
+    if not isinstance(cls, type):
+        return set()
+    import pytorch_lightning as pl
+
+    return datamodule_modes(cls) if issubclass(cls, pl.LightningDataModule) else set()
 
 
 def kind_problems(
