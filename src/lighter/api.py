@@ -11,8 +11,8 @@
 
 :func:`load` checks the config, imports its ``project`` and chooses the seed at once, so mistakes
 surface before anything is built; the :class:`Experiment`'s ``system`` and ``trainer`` are built on
-first use. :func:`load_checkpoint` rebuilds a :class:`~lighter.System` from the config a checkpoint
-carries and loads its weights.
+first use. :func:`load_checkpoint` rebuilds a :class:`~lighter.System` (or the config's own
+LightningModule) from the config a checkpoint carries and loads its weights.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Experiment:
         parser: The config (overrides applied; pruned when loaded for a stage). ``project`` is
             imported, so ``parser.get_parsed_content("system#model")`` builds the user's classes too.
         seed: The seed the run uses (the configured one, or one drawn for it).
-        config: The config saved with the run (``config.yaml``, checkpoints' ``hyper_parameters``).
+        config: The config saved with the run (``config.yaml``, checkpoints' ``lighter_config``).
     """
 
     def __init__(self, prepared: Prepared) -> None:
@@ -199,9 +199,10 @@ def load_checkpoint(
     map_location: Any = "cpu",
     strict: bool = True,
 ) -> Any:
-    """Rebuild the :class:`~lighter.System` a checkpoint was trained as, with its trained weights.
+    """Rebuild the :class:`~lighter.System` (or own LightningModule) a checkpoint was trained as, with its weights.
 
-    The config comes from the checkpoint itself (``hyper_parameters``, saved by every lighter run),
+    The config comes from the checkpoint itself (``lighter_config``, saved by every lighter run; a
+    System's older checkpoints carry it as their ``hyper_parameters``),
     so neither the config file nor the run folder is needed; its ``project`` folder must still exist.
 
     Args:
