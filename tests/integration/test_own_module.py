@@ -296,6 +296,25 @@ def test_data_that_is_not_a_datamodule_is_an_error(folder):
     )
 
 
+def test_wrong_argument_of_data_is_located_with_suggestion(folder):
+    with pytest.raises(LighterError) as info:
+        prepare("data.yaml", ["--data={_target_: project.modules.TinyData, batchsize: 8}"], Stage.FIT)
+    assert str(info.value).splitlines()[0] == (
+        "command line @ data: project.modules.TinyData got an unexpected argument 'batchsize' "
+        "(did you mean 'batch_size'?)"
+    )
+
+
+def test_data_that_is_not_a_datamodule_fails_the_command(folder, lighter):
+    result = lighter("fit", "data.yaml", "--data={_target_: torch.nn.Identity}", cwd=folder)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "command line @ data: data must be a LightningDataModule (passed to every stage as datamodule=); "
+        "got torch.nn.Identity"
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_system_that_is_not_a_lightning_module_is_an_error(folder):
     (folder / "linear.yaml").write_text(
         TRAINER + "system:\n  _target_: torch.nn.Linear\n  in_features: 4\n  out_features: 2\n"
