@@ -152,11 +152,17 @@ def datamodule_modes(cls: type) -> set[str]:
     }
 
 
+def _data_class(config: Mapping[str, Any], locate: Locate) -> tuple[str | None, type | None]:
+    """``data``'s target as written and the class it imports (``None`` when not known before building)."""
+    target = _literal_target(config.get("data")) if has_data(config) else None
+    cls = _import(target, "data", locate) if target is not None else None
+    return target, cls if isinstance(cls, type) else None
+
+
 def data_modes(config: Mapping[str, Any]) -> set[str]:
     """The modes ``data``'s class defines a loader for; empty when there is none or it does not import."""
-    target = _literal_target(config.get("data")) if has_data(config) else None
-    cls = _import(target, "data", _nowhere) if target is not None else None
-    if not isinstance(cls, type):
+    cls = _data_class(config, _nowhere)[1]
+    if cls is None:
         return set()
     import pytorch_lightning as pl
 
@@ -177,9 +183,8 @@ def kind_problems(
     except LighterError as error:
         problems.append(error)
         system = None
-    target = _literal_target(config.get("data")) if has_data(config) else None
-    cls = _import(target, "data", locate) if target is not None else None
-    if not isinstance(cls, type):
+    target, cls = _data_class(config, locate)
+    if cls is None:
         return problems
     import pytorch_lightning as pl
 
