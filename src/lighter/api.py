@@ -11,8 +11,8 @@
 
 :func:`load` checks the config, imports its ``project`` and chooses the seed at once, so mistakes
 surface before anything is built; the :class:`Experiment`'s ``system`` and ``trainer`` are built on
-first use. :func:`load_checkpoint` rebuilds a :class:`~lighter.System` from the config a checkpoint
-carries and loads its weights.
+first use. :func:`load_checkpoint` rebuilds a :class:`~lighter.System` (or the config's own
+LightningModule) from the config a checkpoint carries and loads its weights.
 """
 
 from __future__ import annotations
@@ -26,7 +26,18 @@ from typing import Any
 from lighter.config import ConfigParser
 from lighter.config.components import locate_error
 from lighter.engine.prune import check_stage, prune
-from lighter.engine.runner import Prepared, attach, build, build_part, execute, locator, prepare, resolve_seed
+from lighter.engine.runner import (
+    Prepared,
+    attach,
+    build,
+    build_data,
+    build_part,
+    build_system,
+    execute,
+    locator,
+    prepare,
+    resolve_seed,
+)
 from lighter.engine.schema import validate_structure
 from lighter.engine.stages import Stage, stage_spec
 from lighter.errors import LighterError, StageError
@@ -80,7 +91,7 @@ class Experiment:
         parser: The config (overrides applied; pruned when loaded for a stage). ``project`` is
             imported, so ``parser.get_parsed_content("system#model")`` builds the user's classes too.
         seed: The seed the run uses (the configured one, or one drawn for it).
-        config: The config saved with the run (``config.yaml``, checkpoints' ``hyper_parameters``).
+        config: The config saved with the run (``config.yaml``, checkpoints' ``lighter_config``).
     """
 
     def __init__(self, prepared: Prepared) -> None:
@@ -106,12 +117,20 @@ class Experiment:
 
     @cached_property
     def system(self) -> Any:
-        """The :class:`~lighter.System`, built on first use."""
-        from lighter.system import System
-
+        """The :class:`~lighter.System` (or the config's own LightningModule), built on first use."""
         self._seed_once()
         try:
-            return build_part(self.parser, "system", System, "lighter.System")
+            return build_system(self.parser)
+        except LighterError as error:
+            locate_error(error, locator(self.parser))
+            raise
+
+    @cached_property
+    def datamodule(self) -> Any:
+        """The LightningDataModule of ``data``, built on first use; ``None`` without ``data``."""
+        self._seed_once()
+        try:
+            return build_data(self.parser)
         except LighterError as error:
             locate_error(error, locator(self.parser))
             raise
@@ -153,23 +172,23 @@ class Experiment:
         with shared_seed(self.seed):
             try:
                 if "system" not in self.__dict__ and "trainer" not in self.__dict__:
-                    self._build()  # both at once, in the command's order
-                system, trainer = self.system, self.trainer
+                    self._build()  # all at once, in the command's order
+                system, trainer, datamodule = self.system, self.trainer, self.datamodule
                 if not self._attached:
                     attach(system, trainer, self._prepared)
                     self._attached = True
                 prepared = self._prepared
                 if prepared.resume is not None and stage is not Stage.FIT:
                     prepared = Prepared(prepared.parser, prepared.record, prepared.seed)
-                return execute(stage, system, trainer, prepared, **args)
+                return execute(stage, system, trainer, prepared, datamodule=datamodule, **args)
             except LighterError as error:  # e.g. an adapter that does not fit the batch
                 locate_error(error, locator(self.parser))
                 raise
 
     def _build(self) -> None:
         self._seed_once()
-        system, trainer = build(self.parser)  # system first, then trainer, as the command builds them
-        self.__dict__.update(system=system, trainer=trainer)
+        system, trainer = build(self.parser)  # system, trainer, then data, as the command builds them
+        self.__dict__.update(system=system, trainer=trainer, datamodule=build_data(self.parser))
 
 
 def load_checkpoint(
@@ -180,9 +199,10 @@ def load_checkpoint(
     map_location: Any = "cpu",
     strict: bool = True,
 ) -> Any:
-    """Rebuild the :class:`~lighter.System` a checkpoint was trained as, with its trained weights.
+    """Rebuild the :class:`~lighter.System` (or own LightningModule) a checkpoint was trained as, with its weights.
 
-    The config comes from the checkpoint itself (``hyper_parameters``, saved by every lighter run),
+    The config comes from the checkpoint itself (``lighter_config``, saved by every lighter run; a
+    System's older checkpoints carry it as their ``hyper_parameters``),
     so neither the config file nor the run folder is needed; its ``project`` folder must still exist.
 
     Args:
@@ -202,11 +222,15 @@ def load_checkpoint(
     import pytorch_lightning as pl
     import torch
 
+    from lighter.engine.module_kind import resolve_kind
     from lighter.engine.project import import_configured_project
+    from lighter.engine.reproduce import CHECKPOINT_KEY
     from lighter.system import System
 
     checkpoint = _read_checkpoint(Path(path), map_location)
-    config = checkpoint.get("hyper_parameters")
+    # Every lighter run writes it under CHECKPOINT_KEY; a System's checkpoints (older ones only so)
+    # also hold it as the hyperparameters.
+    config = checkpoint.get(CHECKPOINT_KEY) or checkpoint.get("hyper_parameters")
     if not isinstance(config, Mapping) or "system" not in config:
         raise StageError(
             f"checkpoint '{path}' carries no lighter config (its hyper_parameters have no 'system')",
@@ -216,23 +240,25 @@ def load_checkpoint(
     if overrides:
         parser.apply_overrides(list(overrides))
     validate_structure(parser.config, parser.location)
+    import_configured_project(parser)
+    is_system = bool(resolve_kind(parser.config, locator(parser)))  # the user's own module otherwise
     if stage is not None:
         stage_spec(stage)
         stage = Stage(stage)
-        check_stage(parser.config, stage, parser.location)
-    pruned = prune(parser, stage if stage is not None else Stage.PREDICT)
-    if stage is None:
+        check_stage(parser.config, stage, parser.location, system=is_system)
+    pruned = prune(parser, stage if stage is not None else Stage.PREDICT, system=is_system)
+    if stage is None and is_system:
         pruned["system#dataloaders"] = {}  # the model only: no data is read
-    import_configured_project(parser)
     # The run's own seed: a dataset that splits at random must split as it did in training.
     pl.seed_everything(resolve_seed(parser) or 0, workers=True, verbose=False)
     try:
-        system = build_part(pruned, "system", System, "lighter.System")
+        system = build_system(pruned)
     except LighterError as error:
         locate_error(error, locator(pruned))
         raise
-    system.save_hyperparameters(dict(config))
-    system.on_load_checkpoint(checkpoint)
+    if isinstance(system, System):
+        system.save_hyperparameters(dict(config))
+    system.on_load_checkpoint(checkpoint)  # as Lightning's own load_from_checkpoint calls it
     _load_weights(system, checkpoint.get("state_dict", {}), path, strict)
     # load_state_dict copies into the parameters where they are (the CPU): move them as asked.
     return system.to(map_location) if isinstance(map_location, str | torch.device) else system

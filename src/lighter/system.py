@@ -27,14 +27,17 @@ Hooks exist only for modes with a dataloader: for the others, ``*_step``/``*_dat
 LightningModule's own defaults, which Lightning's ``is_overridden`` takes for "not defined" (so no
 val loop runs without a val dataloader), while any callback that inspects a hook (a prediction
 writer's ``setup`` in fit) still finds a real method, never ``None``. Dataloaders come from the
-System only; a stage whose dataloader is missing fails with a :class:`StageError` from
+System, or from the config's ``data`` (a LightningDataModule the runner passes as ``datamodule=``):
+the runner then calls :meth:`System.use_datamodule` with the modes it provides, and the System
+defines the step hooks of those modes (its ``*_dataloader`` hooks stay Lightning's defaults; the
+DataModule's are used). A stage whose dataloader is missing fails with a :class:`StageError` from
 ``configure_callbacks``, the first hook a Trainer calls.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytorch_lightning as pl
@@ -64,9 +67,10 @@ class _ModeHook:
     stored on the instance, so a System still pickles (``ddp_spawn``, spawned workers).
     """
 
-    def __init__(self, mode: str, function: Any) -> None:
+    def __init__(self, mode: str, function: Any, datamodule: bool) -> None:
         self.mode = mode
         self.function = function
+        self.datamodule = datamodule  # also defined for a mode the DataModule provides
         self.__doc__ = function.__doc__
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -75,14 +79,23 @@ class _ModeHook:
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self.function
-        if self.mode in instance.__dict__.get("_loaders", ()):
+        state = instance.__dict__
+        if (
+            self.mode in state.get("_loaders", ())
+            or self.datamodule
+            and self.mode in state.get("_data_modes", ())
+        ):
             return self.function.__get__(instance, owner)
         return getattr(pl.LightningModule, self.name).__get__(instance, owner)
 
 
-def _mode_hook(mode: str) -> Any:
-    """Declare the decorated method a hook of ``mode`` (see :class:`_ModeHook`)."""
-    return lambda function: _ModeHook(mode, function)
+def _mode_hook(mode: str, datamodule: bool = True) -> Any:
+    """Declare the decorated method a hook of ``mode`` (see :class:`_ModeHook`).
+
+    ``datamodule``: the hook also exists when a DataModule provides the mode's data (the steps do;
+    the System's own ``*_dataloader`` hooks do not).
+    """
+    return lambda function: _ModeHook(mode, function, datamodule)
 
 
 class System(pl.LightningModule):
@@ -94,6 +107,7 @@ class System(pl.LightningModule):
     Args:
         model: The network.
         dataloaders: ``{"train"|"val"|"test"|"predict": DataLoader}``; only modes given here get hooks.
+            ``None`` (none of its own) when the config's ``data`` provides them.
         optimizer: Needed when there is a train dataloader.
         scheduler: A scheduler, or a Lightning scheduler dict (``scheduler``, ``interval``, ``monitor``, …).
         criterion: Needed for train; optional for val (without it val computes metrics only).
@@ -108,7 +122,7 @@ class System(pl.LightningModule):
     def __init__(
         self,
         model: nn.Module,
-        dataloaders: Mapping[str, DataLoader | None],
+        dataloaders: Mapping[str, DataLoader | None] | None = None,
         optimizer: torch.optim.Optimizer | None = None,
         scheduler: LRScheduler | Mapping[str, Any] | None = None,
         criterion: Callable[..., Any] | None = None,
@@ -126,7 +140,7 @@ class System(pl.LightningModule):
                     f"model must be a torch.nn.Module (got {type(model).__name__})", id="system#model"
                 )
             )
-        loaders = parse_dataloaders(dataloaders, problems)
+        loaders = parse_dataloaders({} if dataloaders is None else dataloaders, problems)
         if "train" in loaders and optimizer is None:
             problems.append(StageError("a train dataloader needs an optimizer", id="system#optimizer"))
         if "train" in loaders and criterion is None:
@@ -145,6 +159,7 @@ class System(pl.LightningModule):
         self.scheduler = scheduler
         self.inferer = inferer
         self._loaders = loaders
+        self._data_modes: frozenset[str] = frozenset()  # modes a DataModule provides (use_datamodule)
         # Registered as submodules so they follow the device and sync in DDP; not persistent state.
         self.train_metrics = collections.get("train")
         self.val_metrics = collections.get("val")
@@ -313,28 +328,42 @@ class System(pl.LightningModule):
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         return self._step(batch, "predict")
 
-    @_mode_hook("train")
+    @_mode_hook("train", datamodule=False)
     def train_dataloader(self) -> DataLoader:
         return self._loaders["train"]
 
-    @_mode_hook("val")
+    @_mode_hook("val", datamodule=False)
     def val_dataloader(self) -> DataLoader:
         return self._loaders["val"]
 
-    @_mode_hook("test")
+    @_mode_hook("test", datamodule=False)
     def test_dataloader(self) -> DataLoader:
         return self._loaders["test"]
 
-    @_mode_hook("predict")
+    @_mode_hook("predict", datamodule=False)
     def predict_dataloader(self) -> DataLoader:
         return self._loaders["predict"]
+
+    def use_datamodule(self, modes: Iterable[str]) -> None:
+        """Define the step hooks of ``modes``, whose data the stage's DataModule (``data``) provides.
+
+        The runner calls it before each stage with the stage's modes that the DataModule's class
+        defines a ``*_dataloader`` for; ``()`` goes back to the System's own dataloaders only.
+        """
+        self._data_modes = frozenset(modes)
 
     def configure_callbacks(self) -> list[pl.Callback]:
         """Check, before the Trainer sets anything up, that the running stage has its dataloader."""
         fn = self.trainer.state.fn
         mode = _STAGE_MODE.get(getattr(fn, "value", str(fn)))
-        if mode is not None and mode not in self._loaders:
-            have = ", ".join(self._loaders) or "none"
+        if mode is not None and mode not in self._loaders and mode not in self._data_modes:
+            have = ", ".join(sorted({*self._loaders, *self._data_modes})) or "none"
+            if self.trainer.datamodule is not None:
+                raise StageError(
+                    f"the {fn.value} stage needs a {mode} dataloader, but neither the System nor data "
+                    f"({type(self.trainer.datamodule).__qualname__}) has one (they have: {have})",
+                    id="data",
+                )
             raise StageError(
                 f"the {fn.value} stage needs a {mode} dataloader, but the System has none (it has: {have})",
                 id=f"system#dataloaders#{mode}",
@@ -458,8 +487,14 @@ class System(pl.LightningModule):
 
     @property
     def batch_size(self) -> int:
-        """The train dataloader's batch size; setting it rebuilds the train and val dataloaders."""
+        """The train dataloader's batch size; setting it rebuilds the train and val dataloaders.
+
+        With a DataModule providing the train data there is none: ``scale_batch_size`` then finds
+        the DataModule's own ``batch_size`` (Lightning looks there when the module has none).
+        """
         if "train" not in self._loaders:
+            if "train" in self._data_modes:
+                raise AttributeError("batch_size: the train data comes from the DataModule (data)")
             raise StageError("batch_size needs a train dataloader", id="system#dataloaders#train")
         return self._loaders["train"].batch_size
 

@@ -8,7 +8,9 @@ Blocks are found by the HTML comment just above them:
 - ``<!-- fragment -->``: part of a config, parsed as YAML only;
 - ``<!-- error-base -->`` / ``<!-- error: STAGE -->`` / ``<!-- error-cli -->``: on the error page, a
   base experiment, a mistake merged over it (or a command line), then a ``text`` block with what
-  lighter prints.
+  lighter prints;
+- ``<!-- file: PATH -->``: project code (e.g. ``my_project/__init__.py``) that the page's runnable
+  examples and commands import; it is written at PATH beside them.
 
 Every ``yaml`` block must carry one of these marks, so no example goes untested.
 """
@@ -104,11 +106,25 @@ FIRST = next(b for b in RUNNABLE if b.page == "index.md")  # run by the real com
 FAST = ["--trainer#fast_dev_run=true", "--trainer#enable_progress_bar=false"]
 
 
+def page_files(page: str) -> dict[str, str]:
+    """The ``<!-- file: PATH -->`` blocks of ``page``, by path."""
+    return {
+        b.mark.split(":", 1)[1].strip(): b.body for b in ALL if b.page == page and b.mark.startswith("file:")
+    }
+
+
+def write_files(folder: Path, files: dict[str, str]) -> None:
+    for name, body in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(body)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("block", params([b for b in RUNNABLE if b is not FIRST]))
 def test_runnable_example_runs(block, tmp_path, monkeypatch):
     """In-process through the runner the CLI calls (one torch import for all examples)."""
     monkeypatch.chdir(tmp_path)
+    write_files(tmp_path, page_files(block.page))
     Path("experiment.yaml").write_text(block.body)
     stage = block.mark.split(":", 1)[1].strip()
     run(stage, "experiment.yaml", FAST)
@@ -186,7 +202,7 @@ def command_cases() -> list:
         files = {
             b.mark.split(":", 1)[1].strip(): b.body
             for b in found
-            if re.match(r"(config|fragment): \S", b.mark)
+            if re.match(r"(config|fragment|file): \S", b.mark)
         }
         for block, shown in itertools.pairwise(found):
             if block.mark == "command":
@@ -197,8 +213,7 @@ def command_cases() -> list:
 
 @pytest.mark.parametrize(("files", "command", "shown"), command_cases())
 def test_documented_command_prints_what_is_shown(files, command, shown, tmp_path):
-    for name, body in files.items():
-        (tmp_path / name).write_text(body)
+    write_files(tmp_path, files)
     argv = shlex.split(command)
     assert argv[0] == "lighter"
     result = subprocess.run(

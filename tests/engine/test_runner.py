@@ -61,8 +61,8 @@ def test_unknown_stage_argument_is_located_with_suggestion(config):
     [
         pytest.param(
             "--system#_target_=torch.nn.Identity",
-            "exp.yaml:11:1 @ system: system must build a lighter.System, but it built torch.nn.modules.linear.Identity "
-            "(set system#_target_: lighter.System)",
+            "command line @ system: system must be a LightningModule (lighter.System or your own); "
+            "got torch.nn.Identity",
             id="system-not-a-System",
         ),
         pytest.param(

@@ -14,10 +14,11 @@ from PIL import Image
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from lighter.config import ConfigParser
+from lighter.engine.module_kind import use_datamodule
 from lighter.engine.prune import check_stage, prune
-from lighter.engine.runner import build, load
+from lighter.engine.runner import build, build_data, load
 from lighter.engine.schema import validate_structure
-from lighter.engine.stages import Stage
+from lighter.engine.stages import Stage, stage_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECTS = ROOT / "projects"
@@ -34,6 +35,9 @@ EXPERIMENTS = [
     pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/predict.yaml", ("predict",), id="digits+predict"),
     # `lighter sweep` runs `fit` trials of it (tests/engine/test_sweep_spec.py checks its sweep section).
     pytest.param(f"{DIGITS}/digits.yaml,{DIGITS}/sweep.yaml", ("fit",), id="digits+sweep"),
+    # Its data as a LightningDataModule (`data:`), and a LightningModule of the project's own.
+    pytest.param(f"{DIGITS}/datamodule.yaml", ("fit", "validate", "test", "predict"), id="digits-datamodule"),
+    pytest.param(f"{DIGITS}/own_module.yaml", ("fit", "validate", "test", "predict"), id="digits-own-module"),
     pytest.param(
         f"{SEGMENTATION}/segmentation.yaml", ("fit", "validate", "test", "predict"), id="segmentation"
     ),
@@ -85,14 +89,23 @@ def test_experiment_validates_and_builds_for_its_stages(config, stages, monkeypa
     import_project(find_project(parser.get("project"), parser.files))
     for stage in stages:
         check_stage(parser.config, stage, parser.location)
-        system, trainer = build(prune(parser, Stage(stage)))
-        # A System leaves Lightning's default dataloader hooks for modes it has no dataloader for.
+        pruned = prune(parser, Stage(stage))
+        system, trainer = build(pruned)
+        datamodule = build_data(pruned)
+        if datamodule is not None:
+            use_datamodule(system, datamodule, stage_spec(stage).modes)  # as the runner does
+        # A System leaves Lightning's default dataloader hooks for modes it has no dataloader for;
+        # a DataModule has its own loaders, all of which stay (the stage reads those it needs).
+        holder = datamodule if datamodule is not None else system
         built = {
             mode
             for mode in ("train", "val", "test", "predict")
-            if is_overridden(f"{mode}_dataloader", system)
+            if is_overridden(f"{mode}_dataloader", holder)
         }
-        assert built == STAGE_MODES[stage], stage
+        expected = STAGE_MODES[stage]
+        assert built == expected if datamodule is None else built >= expected, stage
+        step_names = {"train": "training_step", "val": "validation_step"}
+        assert all(is_overridden(step_names.get(mode, f"{mode}_step"), system) for mode in expected), stage
 
 
 @pytest.mark.parametrize(("config", "stages"), [pytest.param(*p.values, id=p.id) for p in EXPERIMENTS])
@@ -200,3 +213,13 @@ def test_segmentation_fit_predict(tmp_path):
     assert [m.name for m in masks] == [f"predict_{i:04d}.png" for i in range(8)]
     pixels = set(Image.open(masks[0]).getdata())
     assert Image.open(masks[0]).size == (64, 64) and pixels <= {0, 255}
+
+
+@pytest.mark.slow
+def test_digits_datamodule_and_own_module_fit(tmp_path):
+    """The DataModule experiment (lighter.System + data:) and the own-LightningModule one, one epoch each."""
+    for name, monitor in (("datamodule", "val/metrics/accuracy/epoch"), ("own_module", "val/accuracy")):
+        fit = lighter("fit", f"{DIGITS}/{name}.yaml", f"--vars#out={tmp_path / name}", *QUICK)
+        run_folder = tmp_path / name / "logs" / "version_0"
+        assert f"Best checkpoint: {run_folder / 'checkpoints' / 'best.ckpt'} ({monitor} = " in fit.stdout
+        assert (run_folder / "config.yaml").is_file()

@@ -74,15 +74,20 @@ class CheckReport:
         return not self.problems
 
 
-def stages_to_check(config: Mapping) -> list[Stage]:
-    """The stages a config sets up: one per dataloader mode it defines (``fit`` when none)."""
+def stages_to_check(config: Mapping, imported: bool = False) -> list[Stage]:
+    """The stages a config sets up: one per dataloader mode it defines (``fit`` when none).
+
+    With ``imported`` (the ``project`` folder is), the modes a ``data`` DataModule class defines a
+    loader for count too.
+    """
     system = config.get("system")
     loaders = system.get("dataloaders") if isinstance(system, Mapping) else None
-    if isinstance(loaders, Mapping):
-        found = [stage for mode, stage in _MODE_STAGES.items() if loaders.get(mode) is not None]
-        if found:
-            return found
-    return [Stage.FIT]
+    modes = {mode for mode in _MODE_STAGES if isinstance(loaders, Mapping) and loaders.get(mode) is not None}
+    if imported:
+        from lighter.engine.module_kind import data_modes
+
+        modes |= data_modes(config)
+    return [stage for mode, stage in _MODE_STAGES.items() if mode in modes] or [Stage.FIT]
 
 
 def check_config(
@@ -128,6 +133,13 @@ def check_config(
         if refused:
             report.problems = [UnsafeConfigError(s.refusal, id=s.id, location=s.location) for s in refused]
             return report
+    try:  # first: the stages a `data` section sets up are known once its class imports
+        import_configured_project(parser)
+        project_problem = None
+    except LighterError as error:
+        project_problem = error
+    if stage is None and not sweep:
+        stages = report.stages = stages_to_check(parser.config, project_problem is None)
     structure = find_problems(parser.config, parser.location, sweep=sweep)
     report.problems += structure
     for each in stages:
@@ -139,10 +151,10 @@ def check_config(
     checked = parser
     if stage is not None and not structure:
         checked = prune(parser, stage)
-    try:
-        import_configured_project(parser)
-    except LighterError as error:
-        report.problems.append(error)
+    if project_problem is not None:
+        report.problems.append(project_problem)
+    else:
+        report.problems += _kind_problems(parser, stages, report.problems)
     if sweep:  # after the project: a param may name an argument of a project class
         report.problems += _sweep_problems(parser, config)
     # A key the structure check already reports (system#crit) is not reported again as an
@@ -154,6 +166,30 @@ def check_config(
     report.problems.sort(key=_order(parser.files))
     _count(checked, report)
     return report
+
+
+def _kind_problems(
+    parser: ConfigParser, stages: list[Stage], found: list[LighterError]
+) -> list[LighterError]:
+    """``system`` and ``data`` once their targets import (see :mod:`lighter.engine.module_kind`).
+
+    A subclass of System is known only now: its stages are checked as a System's.
+    """
+    from lighter.engine.module_kind import kind_problems, literal_kind, resolve_kind
+    from lighter.engine.runner import locator
+
+    where = locator(parser)
+    problems = kind_problems(parser.config, stages, where)
+    if problems or literal_kind(parser.config) is not None or not resolve_kind(parser.config, where):
+        return problems
+    seen = {str(p) for p in found}
+    for each in stages:
+        try:
+            check_stage(parser.config, each, parser.location, system=True)
+        except LighterError as error:
+            if str(error) not in seen:
+                problems.append(error)
+    return problems
 
 
 def _sweep_problems(parser: ConfigParser, config: str | Path | Sequence[str | Path]) -> list[LighterError]:

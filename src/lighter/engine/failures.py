@@ -135,11 +135,15 @@ def user_code_error(
     position: str | None,
     mode: str | None,
     where: Callable[[str], Location | None],
+    datamodule: bool = False,
 ) -> UserCodeError:
-    """The lighter line that ends the user's own traceback: the id, its location, the position."""
+    """The lighter line that ends the user's own traceback: the id, its location, the position.
+
+    ``datamodule``: the data comes from the config's ``data`` (a dataloader failure is blamed on it).
+    """
     config_id = blamed(error)
     if config_id is None and mode is not None and _raised_in_dataloader(error.__traceback__):
-        config_id = f"system#dataloaders#{mode}"
+        config_id = "data" if datamodule else f"system#dataloaders#{mode}"
     text = str(error).strip().splitlines()
     message = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
     if position:
@@ -240,5 +244,7 @@ def stage_failure(
         locate_error(error, where)
         return error
     if isinstance(error, Exception):
-        return user_code_error(error, position.position, position.mode, where)
+        return user_code_error(
+            error, position.position, position.mode, where, "data" in config and config["data"] is not None
+        )
     return error

@@ -26,6 +26,7 @@ from lighter.config.ids import (
     whole_reference,
 )
 from lighter.config.merge import container_key
+from lighter.engine.module_kind import has_data, literal_kind
 from lighter.engine.schema import Locate, is_reference
 from lighter.engine.stages import Stage, stage_spec
 from lighter.errors import StageError
@@ -68,20 +69,64 @@ def _lookup(config: Mapping[str, Any], id_: str) -> tuple[str, Any, bool]:
     return id_, value, True
 
 
-def missing_parts(config: Mapping[str, Any], stage: Stage | str) -> list[str]:
-    """Return the ``system`` ids that ``stage`` needs but ``config`` does not define (or disables)."""
+def _is_system(config: Mapping[str, Any], system: bool | None) -> bool:
+    """``system`` as given, else judged from the literal target (only lighter.System has parts)."""
+    return bool(literal_kind(config) if system is None else system)
+
+
+def missing_parts(config: Mapping[str, Any], stage: Stage | str, system: bool | None = None) -> list[str]:
+    """Return the ``system`` ids that ``stage`` needs but ``config`` does not define (or disables).
+
+    Only a lighter.System has parts to need (``system``: whether it is one; ``None`` judges from
+    its literal target); the user's own LightningModule brings its own steps and data. With
+    ``data``, the dataloaders come from the DataModule.
+    """
+    if not _is_system(config, system):
+        return []
     spec = stage_spec(stage)
-    return [f"system#{need}" for need in spec.needs if not _lookup(config, f"system#{need}")[2]]
+    needs = [need for need in spec.needs if not (need.startswith("dataloaders#") and has_data(config))]
+    return [f"system#{need}" for need in needs if not _lookup(config, f"system#{need}")[2]]
 
 
-def check_stage(config: Mapping[str, Any], stage: Stage | str, locate: Locate = _nowhere) -> None:
+def _data_conflict(config: Mapping[str, Any], stage: Stage | str, locate: Locate) -> StageError | None:
+    """``data`` and a System dataloader for one of the stage's modes: Lightning would use only one."""
+    loaders = config["system"].get("dataloaders") if isinstance(config.get("system"), Mapping) else None
+    if not has_data(config) or not isinstance(loaders, Mapping):
+        return None
+    spec = stage_spec(stage)
+    both = [mode for mode in spec.modes if _lookup(config, f"system#dataloaders#{mode}")[2]]
+    if not both:
+        return None
+    id_ = f"system#dataloaders#{both[0]}"
+    return StageError(
+        f"both data and {id_} give the '{Stage(stage).value}' stage its {both[0]} data; give one",
+        id=id_,
+        location=locate(id_),
+        suggestion="with data, the DataModule's dataloaders are used and the System's ignored: "
+        f"remove {id_}, or remove data",
+    )
+
+
+def check_stage(
+    config: Mapping[str, Any], stage: Stage | str, locate: Locate = _nowhere, system: bool | None = None
+) -> None:
     """Raise if ``stage`` cannot run with ``config``.
+
+    Args:
+        system: Whether ``system`` is a lighter.System (``None``: judged from its literal target;
+            the System-only checks are skipped for any other LightningModule).
 
     Raises:
         StageError: Naming the first missing id (and listing the others), located at the deepest
-            part of it that the config does define.
+            part of it that the config does define; or naming both ``data`` and a System
+            dataloader the stage would use.
     """
-    missing = missing_parts(config, stage)
+    if not _is_system(config, system):
+        return
+    conflict = _data_conflict(config, stage, locate)
+    if conflict is not None:
+        raise conflict
+    missing = missing_parts(config, stage, system)
     if not missing:
         return
     first = missing[0]
@@ -94,13 +139,16 @@ def check_stage(config: Mapping[str, Any], stage: Stage | str, locate: Locate = 
     )
 
 
-def _unused_ids(config: Mapping[str, Any], stage: Stage) -> list[str]:
-    """Ids the stage has no use for, judged by the stage table alone (references aside)."""
+def _unused_ids(config: Mapping[str, Any], stage: Stage, is_system: bool) -> list[str]:
+    """Ids the stage has no use for, judged by the stage table alone (references aside).
+
+    The parts of a lighter.System only: every argument of the user's own module stays.
+    """
     spec = stage_spec(stage)
     args = config.get("args")
     ids_ = [f"args#{name}" for name in args if name != stage.value] if isinstance(args, Mapping) else []
     system = config.get("system")
-    if not isinstance(system, Mapping):
+    if not isinstance(system, Mapping) or not is_system:
         return ids_
     ids_ += [f"system#{part}" for part in _OPTIONAL_PARTS if part in system and part not in spec.parts]
     for part in _MODE_PARTS:
@@ -206,18 +254,21 @@ class _Scan:
         return self.text(value, source, site, expanding) if isinstance(value, str) else copy.deepcopy(value)
 
 
-def plan_pruning(config: Mapping[str, Any], stage: Stage | str) -> tuple[list[str], dict[str, Any]]:
+def plan_pruning(
+    config: Mapping[str, Any], stage: Stage | str, system: bool | None = None
+) -> tuple[list[str], dict[str, Any]]:
     """Decide what to drop so that building ``config`` for ``stage`` builds only what it uses.
 
     Parts the stage has no use for (e.g. the optimizer for ``test``), the other modes'
     dataloaders, metrics and adapters, and the other stages' ``args`` go, unless something that is
     still built refers to them with ``@``/``$``; a mode mapping left empty goes as a whole, so the
-    System gets its default instead of an empty dict.
+    System gets its default instead of an empty dict. Only a lighter.System's parts are pruned
+    (``system``: whether it is one; ``None`` judges from its literal target).
 
     Returns:
         ``(ids to delete, {id: value})``: the values replace ``%`` macros whose source is deleted.
     """
-    pruned = _unused_ids(config, Stage(stage))
+    pruned = _unused_ids(config, Stage(stage), _is_system(config, system))
     while True:
         scan = _Scan(config, pruned).run()
         needed = {top for top in pruned if any(_within(ref, top) for ref in scan.refs)}
@@ -226,14 +277,14 @@ def plan_pruning(config: Mapping[str, Any], stage: Stage | str) -> tuple[list[st
         pruned = [top for top in pruned if top not in needed]
 
 
-def pruned_ids(config: Mapping[str, Any], stage: Stage | str) -> list[str]:
+def pruned_ids(config: Mapping[str, Any], stage: Stage | str, system: bool | None = None) -> list[str]:
     """Return the ids :func:`prune` deletes for ``stage`` (see :func:`plan_pruning`)."""
-    return plan_pruning(config, stage)[0]
+    return plan_pruning(config, stage, system)[0]
 
 
-def prune(parser: Any, stage: Stage | str) -> Any:
+def prune(parser: Any, stage: Stage | str, system: bool | None = None) -> Any:
     """Return a copy of ``parser`` holding only what ``stage`` builds; ``parser`` is left as it was."""
-    delete, inline = plan_pruning(parser.config, stage)
+    delete, inline = plan_pruning(parser.config, stage, system)
     pruned = parser.copy()
     for id_, value in inline.items():
         pruned[id_] = value

@@ -1,7 +1,7 @@
 """Make every run repeatable from its outputs: the seed, and the config saved with the results.
 
-The merged config (after overrides, with the seed used) is put into the System's hyperparameters,
-so Lightning stores it in every checkpoint and gives it to the loggers, and :func:`save_config`
+The merged config (after overrides, with the seed used) goes into every checkpoint (any
+LightningModule; a System also takes it as its hyperparameters, which go to the loggers), and :func:`save_config`
 writes it as ``config.yaml`` into the run folder (see :mod:`lighter.engine.run_folder`).
 :class:`RandomState` makes a resumed fit draw the same random numbers as an unbroken one.
 """
@@ -32,6 +32,8 @@ __all__ = [
     "config_text",
     "save_config",
     "attach_config",
+    "CHECKPOINT_KEY",
+    "SavedConfig",
     "RandomState",
 ]
 
@@ -39,6 +41,9 @@ SEED_ENV = "PL_GLOBAL_SEED"
 """Carries the seed to the child processes Lightning's launcher starts (Lightning's own variable)."""
 
 CONFIG_FILE = "config.yaml"
+
+CHECKPOINT_KEY = "lighter_config"
+"""The key of a checkpoint that holds the run's config (any LightningModule; see :class:`SavedConfig`)."""
 
 # seed_everything accepts unsigned 32-bit seeds; stay in the signed range to be safe everywhere.
 _MAX_SEED = 2**31 - 1
@@ -116,13 +121,36 @@ def save_config(folder: str | os.PathLike[str], record: Mapping[str, Any], text:
         raise StageError(f"cannot save the run's config to {path}: {os_reason(error)}") from error
 
 
-def attach_config(system: pl.LightningModule, config: dict[str, Any]) -> None:
-    """Put ``config`` into ``system``'s hyperparameters.
+def attach_config(system: pl.LightningModule, trainer: pl.Trainer, config: dict[str, Any]) -> None:
+    """Make every checkpoint of ``trainer`` carry ``config``, whatever LightningModule ``system`` is.
 
-    Lightning saves hyperparameters into every checkpoint (``hyper_parameters``) and logs them to
-    every logger, so the weights always travel with the config that made them.
+    A :class:`SavedConfig` callback puts it under ``lighter_config`` in each checkpoint. A
+    lighter.System also takes it as its hyperparameters, which Lightning saves too
+    (``hyper_parameters``) and logs to every logger; the user's own module keeps its own
+    hyperparameters untouched (its ``self.hparams`` are its business).
     """
-    system.save_hyperparameters(config)
+    from lighter.system import System
+
+    if isinstance(system, System):
+        system.save_hyperparameters(config)
+    trainer.callbacks.append(SavedConfig(config))
+
+
+class SavedConfig(pl.Callback):
+    """Write the run's config into every checkpoint, under :data:`CHECKPOINT_KEY`.
+
+    Args:
+        config: The config that reproduces the run (plain YAML types, so ``torch.load`` with
+            ``weights_only=True`` reads it back).
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict
+    ) -> None:
+        checkpoint[CHECKPOINT_KEY] = copy.deepcopy(dict(self.config))
 
 
 class RandomState(pl.Callback):

@@ -34,7 +34,9 @@ __all__ = [
     "resolve_seed",
     "prepare",
     "build",
+    "build_data",
     "build_part",
+    "build_system",
     "locator",
     "attach",
     "stage_args",
@@ -114,20 +116,54 @@ def build_part(parser: ConfigParser, id_: str, kind: type, name: str) -> Any:
     return value
 
 
-def build(parser: ConfigParser) -> tuple[Any, Any]:
-    """Build ``(system, trainer)``, checking that they are a ``lighter.System`` and a ``Trainer``."""
-    from pytorch_lightning import Trainer
+def build_system(parser: ConfigParser) -> Any:
+    """Build ``system``: a ``lighter.System`` or any LightningModule of the user's.
+
+    Its dataloaders remember their arguments, so that scale_batch_size rebuilds each with its
+    class and every argument kept.
+
+    Raises:
+        ConfigError: ``system`` built something that is not a LightningModule (located).
+    """
+    import pytorch_lightning as pl
 
     from lighter._system.dataloaders import recording_init_args
-    from lighter.system import System
+    from lighter.engine.module_kind import not_a_module
+
+    with recording_init_args():
+        system = parser.get_parsed_content("system")
+    if not isinstance(system, pl.LightningModule):
+        raise not_a_module(system, locator(parser))
+    return system
+
+
+def build(parser: ConfigParser) -> tuple[Any, Any]:
+    """Build ``(system, trainer)``: a LightningModule (``lighter.System`` or the user's) and a ``Trainer``."""
+    from pytorch_lightning import Trainer
 
     # The system first: its mistakes are the common ones, and they should surface before the
-    # Trainer starts printing about devices. Its dataloaders remember their arguments, so that
-    # scale_batch_size rebuilds each with its class and every argument kept.
-    with recording_init_args():
-        system = build_part(parser, "system", System, "lighter.System")
+    # Trainer starts printing about devices.
+    system = build_system(parser)
     trainer = build_part(parser, "trainer", Trainer, "pytorch_lightning.Trainer")
     return system, trainer
+
+
+def build_data(parser: ConfigParser) -> Any:
+    """Build ``data``, the LightningDataModule every stage call gets as ``datamodule=``; ``None`` without one.
+
+    Raises:
+        ConfigError: ``data`` built something that is not a LightningDataModule (located).
+    """
+    from lighter.engine.module_kind import has_data, not_a_datamodule
+
+    if not has_data(parser.config):
+        return None
+    import pytorch_lightning as pl
+
+    data = parser.get_parsed_content("data")
+    if not isinstance(data, pl.LightningDataModule):
+        raise not_a_datamodule(data, locator(parser))
+    return data
 
 
 def stage_args(parser: ConfigParser, stage: Stage, method: Callable[..., Any]) -> dict[str, Any]:
@@ -279,9 +315,12 @@ def prepare(
     check_references(pruned.graph, roots)
     project = import_configured_project(parser)
     parser.check_overrides()
+    # Now `system`'s target can be imported: the user's own module, or a System subclass, which
+    # gets the System's stage checks and pruning only now.
+    problems, pruned = _settle_kind(parser, pruned, stage, roots)
     # Everything else visible without building (targets, argument names and literal types,
     # expression names) is reported now, all at once, before a dataset or model is constructed.
-    problems = pruned.find_problems(roots)
+    problems += pruned.find_problems(roots)
     if problems:
         raise problems[0] if len(problems) == 1 else ValidationError(problems)
     configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
@@ -308,6 +347,27 @@ def prepare(
         # it; the saved config lives elsewhere, so it records the folder that was actually imported.
         record["project"] = str(project)
     return Prepared(pruned, record, seed, resume)
+
+
+def _settle_kind(
+    parser: ConfigParser, pruned: ConfigParser, stage: Stage | None, roots: list[str]
+) -> tuple[list[Any], ConfigParser]:
+    """What ``system`` and ``data`` are, once importable; a System subclass is checked and pruned as one.
+
+    Returns:
+        The problems found (``system`` not a LightningModule, ``data`` not a DataModule …) and the
+        config to build.
+    """
+    from lighter.engine.module_kind import kind_problems, literal_kind, resolve_kind
+
+    problems = kind_problems(parser.config, [stage] if stage is not None else [], locator(parser))
+    if problems or stage is None or literal_kind(parser.config) is not None:
+        return problems, pruned
+    if resolve_kind(parser.config, locator(parser)):
+        check_stage(parser.config, stage, parser.location, system=True)
+        pruned = prune(parser, stage, system=True)
+        check_references(pruned.graph, roots)
+    return problems, pruned
 
 
 def _restarted(parser: ConfigParser, launch: Any) -> Resume | None:
@@ -349,7 +409,7 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
 
     # Before the run folder: a Trainer that does not fit torchrun/srun must not leave one behind.
     check_launch(trainer, detect_launch(), locator(prepared.parser))
-    attach_config(system, prepared.record)
+    attach_config(system, trainer, prepared.record)
     use_atomic_checkpoints(trainer)
     text = config_text(prepared.record, prepared.parser.location)  # with where each value came from
     folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None, text)
@@ -371,14 +431,29 @@ def final_metrics(trainer: Any) -> dict[str, float]:
     }
 
 
-def execute(stage: Stage, system: Any, trainer: Any, prepared: Prepared, **args: Any) -> Any:
+def execute(
+    stage: Stage, system: Any, trainer: Any, prepared: Prepared, *, datamodule: Any = None, **args: Any
+) -> Any:
     """Call the stage with ``args#<stage>`` (updated with ``args``), print its report, return its result.
 
-    ``fit`` returns :func:`final_metrics` (Lightning's ``fit`` returns nothing).
+    ``datamodule`` (built from ``data``) is passed as ``datamodule=``. ``fit`` returns
+    :func:`final_metrics` (Lightning's ``fit`` returns nothing).
     """
+    from lighter.engine.module_kind import use_datamodule
+
     spec = stage_spec(stage)
     method = spec.method(trainer)
     call_args = {**stage_args(prepared.parser, stage, method), **args}
+    if datamodule is not None:
+        if "datamodule" in call_args:
+            id_ = f"args#{stage.value}#datamodule"
+            raise StageError(
+                f"both data and {id_} give the stage a datamodule; give one",
+                id=id_,
+                location=prepared.parser.location(id_),
+            )
+        call_args["datamodule"] = datamodule
+    use_datamodule(system, datamodule, spec.modes)
     resume = prepared.resume
     if resume is not None and resume.checkpoint is not None and "ckpt_path" not in args:
         _say(f"Resuming {resume.folder} from {resume.checkpoint.name}")
@@ -441,6 +516,7 @@ def run(
             _say(f"Seed: {seed}")
             pl.seed_everything(seed, workers=True, verbose=False)
             system, trainer = build(prepared.parser)
+            datamodule = build_data(prepared.parser)
             attach(system, trainer, prepared)
             if stage is Stage.FIT:
                 from lighter.engine.sweep_trial import attach_reporter
@@ -448,7 +524,7 @@ def run(
                 attach_reporter(trainer)  # only when `lighter sweep` runs this fit as one of its trials
             trainer.callbacks.append(position)
             signals.watch(trainer, save_checkpoint=stage is Stage.FIT)
-            result = execute(stage, system, trainer, prepared)
+            result = execute(stage, system, trainer, prepared, datamodule=datamodule)
         except BaseException as error:
             if signals.stopped_by(error):  # whatever the signal caused, the signal is the story
                 raise signals.interrupted(position.position, stage.value, config, overrides) from error

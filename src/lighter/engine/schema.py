@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lighter.engine.module_kind import literal_kind
 from lighter.engine.stages import METRIC_MODES, MODES, Stage
 from lighter.errors import ConfigError, Location, ValidationError, did_you_mean
 
@@ -26,7 +27,18 @@ __all__ = [
 
 Locate = Callable[[str], "Location | None"]
 
-TOP_LEVEL_KEYS = ("trainer", "system", "args", "vars", "project", "_requires_", "_meta_", "seed", "sweep")
+TOP_LEVEL_KEYS = (
+    "trainer",
+    "system",
+    "data",
+    "args",
+    "vars",
+    "project",
+    "_requires_",
+    "_meta_",
+    "seed",
+    "sweep",
+)
 REQUIRED_KEYS = ("trainer", "system")
 SYSTEM_KEYS = (
     "model",
@@ -96,10 +108,31 @@ def _check_system(system: Any, locate: Locate) -> list[ConfigError]:
     if is_reference(system):
         return []
     if not isinstance(system, Mapping):
-        return [_not_a("system", system, "a mapping (a lighter.System component)", locate)]
+        return [_not_a("system", system, "a mapping (a LightningModule component)", locate)]
+    if literal_kind({"system": system}) is None:
+        # Another target: the user's own LightningModule (its arguments are checked against its
+        # signature by the pre-flight), or a subclass of System, decided once the target imports.
+        return []
     valid = SYSTEM_KEYS + RESERVED_KEYS
     problems = [_unknown(key, "system", SYSTEM_KEYS, "key", locate) for key in system if key not in valid]
     return problems + _check_modes(system, locate)
+
+
+def _check_data(data: Any, locate: Locate) -> list[ConfigError]:
+    if data is None or is_reference(data):
+        return []
+    if not isinstance(data, Mapping):
+        return [_not_a("data", data, "a LightningDataModule component (a mapping with _target_)", locate)]
+    if "_target_" not in data:
+        return [
+            ConfigError(
+                "data needs a _target_: the LightningDataModule class to build",
+                id="data",
+                location=locate("data"),
+                suggestion="e.g. data: {_target_: project.datamodules.MyData, batch_size: 32}",
+            )
+        ]
+    return []
 
 
 def _check_args(args: Any, locate: Locate) -> list[ConfigError]:
@@ -143,6 +176,7 @@ def find_problems(config: Any, locate: Locate = _nowhere, sweep: bool = False) -
             )
     if "system" in config and config["system"] is not None:
         problems += _check_system(config["system"], locate)
+    problems += _check_data(config.get("data"), locate)
     problems += _check_args(config.get("args"), locate)
     seed = config.get("seed")
     if seed is not None and not is_reference(seed) and (isinstance(seed, bool) or not isinstance(seed, int)):
