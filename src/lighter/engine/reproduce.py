@@ -119,10 +119,11 @@ def save_config(folder: str | os.PathLike[str], record: Mapping[str, Any], text:
 def attach_config(system: pl.LightningModule, config: dict[str, Any]) -> None:
     """Put ``config`` into ``system``'s hyperparameters.
 
-    Lightning saves hyperparameters into every checkpoint (``hyper_parameters``) and logs them to
-    every logger, so the weights always travel with the config that made them.
+    Lightning saves hyperparameters into every checkpoint (``hyper_parameters``), so the weights
+    always travel with the config that made them. The loggers get it flat instead, one entry per
+    value (:class:`lighter.engine.hparams.LogConfig`), not as Lightning would log it.
     """
-    system.save_hyperparameters(config)
+    system.save_hyperparameters(config, logger=False)
 
 
 class RandomState(pl.Callback):
