@@ -21,6 +21,7 @@ from lighter.config import ConfigParser
 from lighter.config.ids import ancestors
 from lighter.config.preflight import check_references
 from lighter.engine.evaluate import Evaluation, plan_evaluation, resolve_resume, run_folder_config
+from lighter.engine.monitors import monitor_problems
 from lighter.engine.project import find_project, import_project
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.resume import Resume, plan_resume
@@ -305,6 +306,8 @@ def prepare(
     # Everything else visible without building (targets, argument names and literal types,
     # expression names) is reported now, all at once, before a dataset or model is constructed.
     problems = pruned.find_problems(roots)
+    if not problems and stage is not None:  # a monitor the stage never logs: before any data is built
+        problems = monitor_problems(pruned, stage)
     if problems:
         raise problems[0] if len(problems) == 1 else ValidationError(problems)
     configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
