@@ -121,3 +121,14 @@ def test_git_state(tmp_path):
 )
 def test_shown_command(argv, shown):
     assert records.shown_command(argv) == shown
+
+
+def test_a_continued_fit_replaces_the_runs_config(tmp_path):
+    records.start_entry(
+        tmp_path, {"stage": "fit"}, {"trainer#max_epochs": 2}, {"trainer#max_epochs": "a.yaml:3"}
+    )
+    records.start_entry(tmp_path, {"stage": "test"}, {"trainer#max_epochs": 9})
+    assert records.read_record(tmp_path)["config"] == {"trainer#max_epochs": 2}
+    records.start_entry(tmp_path, {"stage": "fit"}, {"trainer#max_epochs": 4}, {}, replace_config=True)
+    saved = records.read_record(tmp_path)
+    assert saved["config"] == {"trainer#max_epochs": 4} and len(saved["entries"]) == 3

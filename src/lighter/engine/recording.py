@@ -84,6 +84,7 @@ class RunRecorder(Callback):
             self._entry(trainer),
             config=records.flat_config(self.prepared.record),
             sources=self.prepared.sources,
+            replace_config=self.stage is Stage.FIT,  # a continued fit changed the run's config.yaml too
         )
 
     def _entry(self, trainer: Any) -> dict[str, Any]:

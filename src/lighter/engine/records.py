@@ -246,6 +246,8 @@ def start_entry(
     entry: Mapping[str, Any],
     config: Mapping[str, Any] | None = None,
     sources: Mapping[str, str] | None = None,
+    *,
+    replace_config: bool = False,
 ) -> int:
     """Add ``entry`` (outcome ``running``) to ``folder``'s record, creating the record if needed.
 
@@ -255,6 +257,8 @@ def start_entry(
         config: The run's flat config, for a new record (an existing one keeps its own: a stage
             run on the folder later does not change what the run was).
         sources: Where each flat value came from, with ``config``.
+        replace_config: Replace an existing record's ``config`` and ``sources`` (a continued fit
+            changes the run's config, as it changes its ``config.yaml``).
 
     Returns:
         The entry's index in ``entries``, for :func:`finish_entry`.
@@ -270,6 +274,8 @@ def start_entry(
                 "sources": dict(sources or {}),
                 "entries": [],
             }
+        elif replace_config and config is not None:
+            record["config"], record["sources"] = dict(config), dict(sources or {})
         record["entries"].append({**entry, "outcome": "running"})
         _write(folder, record)
         return len(record["entries"]) - 1
