@@ -130,3 +130,14 @@ def test_checkpoint_choice_without_a_best(tmp_path):
     chosen = choose_checkpoint(tmp_path, "last", None, "args#test#ckpt_path")
     assert chosen.path.name == "epoch=0-step=2.ckpt"
     assert chosen.reason == "the newest one, as there is no last.ckpt: ckpt_path is last"
+
+
+def test_the_python_api_records_each_stage_it_runs(config):
+    import lighter
+
+    experiment = lighter.load(str(config))
+    experiment.run("fit")
+    experiment.run("test")
+    entries = json.loads((config.parent / "out" / "runs" / "version_0" / "run.json").read_text())["entries"]
+    assert [(e["stage"], e["outcome"]) for e in entries] == [("fit", "completed"), ("test", "completed")]
+    assert entries[1]["output"] is None and entries[1]["seed"] == 3

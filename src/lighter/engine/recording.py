@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from lighter.engine import records
 from lighter.engine.stages import Stage
 from lighter.errors import LighterError
 
-__all__ = ["RunRecorder", "best_checkpoint"]
+__all__ = ["RunRecorder", "best_checkpoint", "recorded"]
 
 
 def _relative(folder: Path, path: str | os.PathLike[str] | None) -> str | None:
@@ -64,6 +64,7 @@ class RunRecorder(Callback):
         self.folder: Path | None = None
         self.index: int | None = None
         self.trainer: Any = None
+        self.done = False  # a recorder left among a reused Trainer's callbacks adds no second entry
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self.begin(trainer)  # a multi-process run knows its folder only now
@@ -72,7 +73,7 @@ class RunRecorder(Callback):
         """Write the entry (once), if this is process 0 and the run folder is decided."""
         from lighter.engine.run_folder import run_folder_of
 
-        if self.index is not None or not trainer.is_global_zero:
+        if self.index is not None or self.done or not trainer.is_global_zero:
             return
         evaluation = self.prepared.evaluation
         folder = evaluation.folder if evaluation is not None and evaluation.folder else run_folder_of(trainer)
@@ -128,6 +129,7 @@ class RunRecorder(Callback):
 
     def finish(self, outcome: str, error: str | None = None, signal: str | None = None) -> None:
         """Complete the entry: ``completed``, ``failed`` (with ``error``) or ``interrupted`` (with ``signal``)."""
+        self.done = True
         if self.index is None or self.folder is None:
             return
         from lighter.engine.runner import final_metrics
@@ -147,3 +149,20 @@ class RunRecorder(Callback):
             records.finish_entry(self.folder, index, **fields)
         except LighterError as problem:  # the stage's own outcome is what the run ends with
             print(f"Warning: {problem}", file=sys.stderr, flush=True)
+
+
+def recorded(stage: Stage, prepared: Any, trainer: Any, call: Callable[[], Any]) -> Any:
+    """Run ``call()`` (the stage, on ``trainer``) with its entry in the run record (the Python API's runs).
+
+    A failure is recorded with its first line and raised again.
+    """
+    recorder = RunRecorder(stage, prepared, ())
+    trainer.callbacks.append(recorder)
+    recorder.begin(trainer)
+    try:
+        result = call()
+    except BaseException as error:
+        recorder.finish("failed", error=(str(error).splitlines() or [type(error).__name__])[0])
+        raise
+    recorder.finish("completed")
+    return result
