@@ -167,6 +167,7 @@ class Experiment:
         stage_spec(stage)  # an unknown name fails here, with a suggestion
         stage = Stage(stage)
         check_stage(self.parser.config, stage, self.parser.location)
+        from lighter.engine.recording import recorded
         from lighter.engine.reproduce import shared_seed
 
         with shared_seed(self.seed):
@@ -179,8 +180,15 @@ class Experiment:
                     self._attached = True
                 prepared = self._prepared
                 if prepared.resume is not None and stage is not Stage.FIT:
-                    prepared = Prepared(prepared.parser, prepared.record, prepared.seed)
-                return execute(stage, system, trainer, prepared, datamodule=datamodule, **args)
+                    prepared = Prepared(
+                        prepared.parser, prepared.record, prepared.seed, evaluation=prepared.evaluation
+                    )
+                return recorded(
+                    stage,
+                    prepared,
+                    trainer,
+                    lambda: execute(stage, system, trainer, prepared, datamodule=datamodule, **args),
+                )
             except LighterError as error:  # e.g. an adapter that does not fit the batch
                 locate_error(error, locator(self.parser))
                 raise

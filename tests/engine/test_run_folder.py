@@ -192,8 +192,8 @@ def test_resume_without_a_logger_continues_in_its_folder(config, tmp_path):
         pytest.param(
             lambda root: (root / "empty").mkdir(),
             "validate",
-            "command line: 'empty' is a folder; only 'lighter fit' continues a run from its folder "
-            "(give its config: lighter validate empty/config.yaml --args#validate#ckpt_path=...)",
+            "command line: 'empty' is not a run folder: it has no config.yaml "
+            "(give a folder lighter printed as 'Run folder:', or a config file)",
             id="other-stage",
         ),
     ],
@@ -219,4 +219,4 @@ def test_lr_find_keeps_its_plot_and_config_in_the_run_folder(config, tmp_path):
     """The tuner swaps the Trainer's callbacks while it runs; the run folder is decided before."""
     run("lr_find", config, ["--args#lr_find#num_training=8", "--args#lr_find#early_stop_threshold=null"])
     folder = tmp_path / "out" / "runs" / "version_0"
-    assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "lr_find.png"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "lr_find.png", "run.json"]

@@ -6,6 +6,7 @@ traceback is shown where none is wanted, and that nothing was left half-written.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -291,6 +292,9 @@ def test_sigterm_stops_fit_after_the_batch_and_saves_a_checkpoint_to_resume_from
     assert "Traceback" not in stderr
     assert torch.load(checkpoint, weights_only=False)["global_step"] == finished
     assert _temp_files(experiment / "sigterm") == []
+    (entry,) = json.loads((checkpoint.parents[1] / "run.json").read_text())["entries"]
+    assert (entry["outcome"], entry["signal"], entry["error"]) == ("interrupted", "SIGTERM", None)
+    assert entry["ended"] is not None
 
     resumed = lighter(
         "fit",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import yaml
@@ -25,6 +27,13 @@ def test_fit_run_folder_continues_the_run(experiment, lighter):
     checkpoint = torch.load(folder / "checkpoints" / "epoch=2-step=24.ckpt", weights_only=True)
     assert checkpoint["hyper_parameters"]["trainer"]["max_epochs"] == 3
     assert yaml.safe_load((folder / "config.yaml").read_text())["trainer"]["max_epochs"] == 3
+    record = json.loads((folder / "run.json").read_text())
+    assert [(e["stage"], e["outcome"]) for e in record["entries"]] == [
+        ("fit", "completed"),
+        ("fit", "completed"),
+    ]
+    assert record["entries"][1]["checkpoint"] == "checkpoints/epoch=1-step=16.ckpt"  # continued from
+    assert record["config"]["trainer#max_epochs"] == 3  # the run's config now, as config.yaml says
 
 
 @pytest.mark.slow

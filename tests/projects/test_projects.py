@@ -4,6 +4,7 @@ fit → test → predict run end to end through the real ``lighter`` command on 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -184,9 +185,12 @@ def test_digits_fit_test_predict(tmp_path):
     assert f"Run folder: {tmp_path / 'logs' / 'version_1'}" in again.stdout
     assert (tmp_path / "logs" / "version_1" / "checkpoints" / "best.ckpt").is_file()
 
+    test = lighter("test", str(run_folder))  # the documented command: the run folder itself
+    assert f"Output folder: {run_folder / 'test'}" in test.stdout
+    assert "Checkpoint: checkpoints/best.ckpt (the best by val/metrics/accuracy/epoch = " in test.stdout
+    assert "test/metrics/accuracy/epoch" in json.loads((run_folder / "test" / "metrics.json").read_text())
+
     run = f"--vars#run={run_folder}"
-    test = lighter("test", f"{DIGITS}/digits.yaml,{DIGITS}/test.yaml", out, run)
-    assert "test/metrics/accuracy/epoch" in test.stdout
 
     lighter("predict", f"{DIGITS}/digits.yaml,{DIGITS}/predict.yaml", out, run)
     with open(run_folder / "predictions.csv", newline="") as f:

@@ -33,6 +33,7 @@ from lighter.config.annotation import UNKNOWN
 from lighter.config.graph import COMPONENT, EXPRESSION, REFERENCE
 from lighter.config.ids import ancestors
 from lighter.config.typecheck import type_problems
+from lighter.engine.monitors import monitor_problems
 from lighter.engine.project import import_configured_project, project_site
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.schema import find_problems, is_reference
@@ -163,6 +164,7 @@ def check_config(
     report.problems += [p for p in checked.find_problems() if _line(p) not in reported]
     for each in stages:
         report.problems += _stage_argument_problems(checked, each)
+        report.problems += monitor_problems(checked, each)
     report.problems.sort(key=_order(parser.files))
     _count(checked, report)
     return report

@@ -126,13 +126,14 @@ def attach_config(system: pl.LightningModule, trainer: pl.Trainer, config: dict[
 
     A :class:`SavedConfig` callback puts it under ``lighter_config`` in each checkpoint. A
     lighter.System also takes it as its hyperparameters, which Lightning saves too
-    (``hyper_parameters``) and logs to every logger; the user's own module keeps its own
-    hyperparameters untouched (its ``self.hparams`` are its business).
+    (``hyper_parameters``); the user's own module keeps its own hyperparameters untouched (its
+    ``self.hparams`` are its business). The loggers get the config flat instead, one entry per
+    value, whatever the module (:class:`lighter.engine.hparams.LogConfig`).
     """
     from lighter.system import System
 
     if isinstance(system, System):
-        system.save_hyperparameters(config)
+        system.save_hyperparameters(config, logger=False)
     trainer.callbacks.append(SavedConfig(config))
 
 

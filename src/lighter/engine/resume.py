@@ -62,11 +62,10 @@ def find_checkpoint(folder: Path) -> Path | None:
 
 
 def plan_resume(config: str | os.PathLike[str], stage: Stage, overrides: Sequence[str] = ()) -> Resume | None:
-    """Return how to resume when ``config`` names a folder, ``None`` when it names config file(s).
+    """Return how to resume when ``config`` names a folder for ``fit``, ``None`` otherwise (config file(s), another stage).
 
     Raises:
-        StageError: The folder is not a run folder (no ``config.yaml``), has no checkpoint, or the
-            stage is not ``fit`` (only training continues; other stages take the saved config).
+        StageError: The folder is not a run folder (no ``config.yaml``) or has no checkpoint.
     """
     text = os.fspath(config)
     if "," in text or not Path(text).is_dir():
@@ -74,12 +73,7 @@ def plan_resume(config: str | os.PathLike[str], stage: Stage, overrides: Sequenc
     folder = Path(os.path.abspath(text))
     saved = folder / CONFIG_FILE
     if stage is not Stage.FIT:
-        raise StageError(
-            f"'{text}' is a folder; only 'lighter fit' continues a run from its folder",
-            location=COMMAND_LINE,
-            suggestion=f"give its config: lighter {stage.value} {Path(text) / CONFIG_FILE} "
-            f"--args#{stage.value}#ckpt_path=...",
-        )
+        return None  # the evaluating stages take the folder too (lighter.engine.evaluate)
     if not saved.is_file():
         raise StageError(
             f"'{text}' is not a run folder: it has no {CONFIG_FILE}",

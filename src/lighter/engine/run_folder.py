@@ -108,6 +108,9 @@ class RunFolder(pl.Callback):
         folder: The folder to use (a resumed run's); ``None`` decides a new one.
         text: The text to save (``config_text`` with provenance comments); ``None`` renders
             ``record`` plainly.
+        output_of: The run folder that ``folder`` is an output sub-folder of, when a stage
+            evaluates that run (:mod:`lighter.engine.evaluate`): ``folder`` then only receives
+            the stage's config (its loggers were pointed there), checkpoints stay the run's.
     """
 
     def __init__(
@@ -115,10 +118,12 @@ class RunFolder(pl.Callback):
         record: Mapping[str, Any],
         folder: str | os.PathLike[str] | None = None,
         text: str | None = None,
+        output_of: str | os.PathLike[str] | None = None,
     ) -> None:
         self.record = record
         self.text = text
-        self.resuming = folder is not None
+        self.output_of = _absolute(output_of) if output_of is not None else None
+        self.resuming = folder is not None and output_of is None
         self.path: Path | None = _absolute(folder) if folder is not None else None
         self.resolved = False
         self.continued = False
@@ -142,7 +147,9 @@ class RunFolder(pl.Callback):
         """Decide (once) the run folder of ``trainer``'s run and prepare it; return it."""
         if self.resolved and self.path is not None:
             return self.path
-        if self.path is not None:
+        if self.output_of is not None:
+            pass  # an evaluation's output folder, decided and created already
+        elif self.path is not None:
             self.continue_logger(trainer)
             # Continuing into this folder is the point; Lightning's warning that its checkpoint
             # folder "exists and is not empty" would read as a mistake.
@@ -159,16 +166,17 @@ class RunFolder(pl.Callback):
                 from lighter.engine.launchers import detect_launch, remember
 
                 remember("run-folder", str(self.path), detect_launch())  # for a torchrun restart
+        checkpoints = (self.output_of or self.path) / CHECKPOINTS
         for callback in trainer.checkpoint_callbacks:
             if getattr(callback, "dirpath", "") is None:  # an explicit dirpath is the user's choice
-                callback.dirpath = str(self.path / CHECKPOINTS)
+                callback.dirpath = str(checkpoints)
         if trainer.is_global_zero:
             if not self.resuming:
                 _open_logger(trainer)
             self.path.mkdir(parents=True, exist_ok=True)
             save_config(self.path, self.record, self.text)
         self.resolved = True
-        _say(f"Run folder: {self.path}")
+        _say(f"{'Output' if self.output_of is not None else 'Run'} folder: {self.path}")
         return self.path
 
 

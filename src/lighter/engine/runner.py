@@ -20,6 +20,8 @@ from typing import Any
 from lighter.config import ConfigParser
 from lighter.config.ids import ancestors
 from lighter.config.preflight import check_references
+from lighter.engine.evaluate import Evaluation, plan_evaluation, resolve_resume, run_folder_config
+from lighter.engine.monitors import monitor_problems
 from lighter.engine.project import import_configured_project
 from lighter.engine.prune import check_stage, prune
 from lighter.engine.resume import Resume, plan_resume
@@ -278,12 +280,17 @@ class Prepared:
         record: The config to save with the run (unpruned, with the seed and the imported project).
         seed: The seed for ``seed_everything``.
         resume: Set when the config came from a run folder to continue.
+        evaluation: How an evaluating stage runs on a run folder, or the note it prints
+            (:mod:`lighter.engine.evaluate`).
+        sources: Where each value of ``record``, flattened, was written (for the run record).
     """
 
     parser: ConfigParser
     record: dict[str, Any]
     seed: int
     resume: Resume | None = None
+    evaluation: Evaluation | None = None
+    sources: Mapping[str, str] | None = None
 
 
 def prepare(
@@ -296,19 +303,25 @@ def prepare(
 ) -> Prepared:
     """Load, override, validate, check and prune for ``stage`` (if given), import ``project``, choose the seed.
 
-    ``config`` may also be a run folder when ``stage`` is ``fit``: its saved config is continued.
+    ``config`` may also be a run folder: ``fit`` continues it; ``validate``, ``test`` and
+    ``predict`` evaluate its best checkpoint (see :mod:`lighter.engine.evaluate`).
     With ``safe``, a config that would run code outside ``allow`` is refused before anything else.
     """
     resume = plan_resume(config, stage, overrides) if isinstance(config, str | Path) and stage else None
+    saved = run_folder_config(config, stage) if stage is not None else None
     # Cheap checks first: nothing below imports torch or Lightning until the config has passed
     # every check that needs no import (a new key under `trainer` waits for check_overrides).
-    parser = load(resume.config if resume else config, overrides, check_targets=False, safe=safe, allow=allow)
+    source = saved or (resume.config if resume else config)
+    parser = load(source, overrides, check_targets=False, safe=safe, allow=allow)
+    evaluation = None
     validate_structure(parser.config, parser.location)
     if stage is not None:
         check_stage(parser.config, stage, parser.location)
         ckpt_id = f"args#{stage.value}#ckpt_path"
         if not is_reference(parser.get(ckpt_id)):  # checked again once resolved; a plain path fails fast
             _check_checkpoint(parser, f"args#{stage.value}", parser.get(ckpt_id))
+        evaluation = plan_evaluation(parser, stage, saved.parent if saved else None)
+        resume = resolve_resume(parser, resume)
     pruned = prune(parser, stage) if stage is not None else parser
     # What the stage builds: `vars` and `_meta_` only matter where something refers to them.
     roots = [key for key in pruned.config if key not in ("vars", "_meta_")]
@@ -321,6 +334,8 @@ def prepare(
     # Everything else visible without building (targets, argument names and literal types,
     # expression names) is reported now, all at once, before a dataset or model is constructed.
     problems += pruned.find_problems(roots)
+    if not problems and stage is not None:  # a monitor the stage never logs: before any data is built
+        problems = monitor_problems(pruned, stage)
     if problems:
         raise problems[0] if len(problems) == 1 else ValidationError(problems)
     configured_seed = resolve_seed(parser)  # before Lightning loads: a bad seed fails fast
@@ -346,7 +361,10 @@ def prepare(
         # A relative `project` was found from the cwd or the config's folder, or a marker named
         # it; the saved config lives elsewhere, so it records the folder that was actually imported.
         record["project"] = str(project)
-    return Prepared(pruned, record, seed, resume)
+    from lighter.engine.records import flat_config, flat_sources
+
+    sources = flat_sources(flat_config(record), locator(parser))  # the unpruned config knows every line
+    return Prepared(pruned, record, seed, resume, evaluation, sources)
 
 
 def _settle_kind(
@@ -403,6 +421,8 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     while they run); in a multi-process run at ``setup``, once the processes can agree on it.
     """
     from lighter.engine.checkpoint_io import use_atomic_checkpoints
+    from lighter.engine.evaluate import decide_output, redirect_outputs
+    from lighter.engine.hparams import LogConfig
     from lighter.engine.launchers import check_launch, detect_launch
     from lighter.engine.reproduce import RandomState, attach_config, config_text
     from lighter.engine.run_folder import RunFolder
@@ -412,11 +432,18 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     attach_config(system, trainer, prepared.record)
     use_atomic_checkpoints(trainer)
     text = config_text(prepared.record, prepared.parser.location)  # with where each value came from
-    folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None, text)
+    evaluation = prepared.evaluation
+    if evaluation is not None and evaluation.folder is not None:  # outputs stay in the evaluated run
+        output = decide_output(evaluation, detect_launch())
+        redirect_outputs(trainer, output)
+        folder = RunFolder(prepared.record, output, text, output_of=evaluation.folder)
+    else:
+        folder = RunFolder(prepared.record, prepared.resume.folder if prepared.resume else None, text)
     folder.continue_logger(trainer)
     # First, so that its `setup` decides the folder before any checkpoint callback resolves its own.
     trainer.callbacks.insert(0, folder)
     trainer.callbacks.append(RandomState())
+    trainer.callbacks.append(LogConfig(prepared.record))
     if trainer.num_devices * trainer.num_nodes == 1:
         folder.resolve(trainer)
     return folder
@@ -458,9 +485,17 @@ def execute(
     if resume is not None and resume.checkpoint is not None and "ckpt_path" not in args:
         _say(f"Resuming {resume.folder} from {resume.checkpoint.name}")
         call_args["ckpt_path"] = str(resume.checkpoint)
+    evaluation = prepared.evaluation
+    if evaluation is not None and evaluation.checkpoint is not None and "ckpt_path" not in args:
+        _say(evaluation.reason or f"Checkpoint: {evaluation.checkpoint}")
+        call_args["ckpt_path"] = str(evaluation.checkpoint)
     result = method(system, **call_args)
     for line in spec.report(result, trainer) if spec.report else []:
         _say(line)
+    if evaluation is not None and evaluation.output is not None and trainer.is_global_zero:
+        from lighter.engine.evaluate import save_metrics
+
+        save_metrics(evaluation.output, final_metrics(trainer))
     return final_metrics(trainer) if stage is Stage.FIT else result
 
 
@@ -504,20 +539,27 @@ def run(
     # Lightning loads only now, so every mistake above is reported without waiting for it.
     import pytorch_lightning as pl
 
+    from lighter.engine.evaluate import output_scope
     from lighter.engine.failures import RecordPosition, stage_failure
+    from lighter.engine.recording import RunRecorder
     from lighter.engine.reproduce import shared_seed
     from lighter.engine.signals import SignalWatch
 
     seed = prepared.seed
     position = RecordPosition()
+    recorder = RunRecorder(stage, prepared, overrides)
     # Children of a DDP launch re-run this command line; the environment hands them the same seed.
-    with shared_seed(seed), SignalWatch() as signals:
+    with shared_seed(seed), output_scope(), SignalWatch() as signals:
         try:
             _say(f"Seed: {seed}")
+            if prepared.evaluation is not None and prepared.evaluation.note:
+                _say(prepared.evaluation.note)
             pl.seed_everything(seed, workers=True, verbose=False)
             system, trainer = build(prepared.parser)
             datamodule = build_data(prepared.parser)
             attach(system, trainer, prepared)
+            trainer.callbacks.append(recorder)
+            recorder.begin(trainer)  # in a single process the run folder is known now
             if stage is Stage.FIT:
                 from lighter.engine.sweep_trial import attach_reporter
 
@@ -527,11 +569,15 @@ def run(
             result = execute(stage, system, trainer, prepared, datamodule=datamodule)
         except BaseException as error:
             if signals.stopped_by(error):  # whatever the signal caused, the signal is the story
+                recorder.finish("interrupted", signal=signals.name)
                 raise signals.interrupted(position.position, stage.value, config, overrides) from error
             failure = stage_failure(error, position, locator(prepared.parser), prepared.record)
+            recorder.finish("failed", error=(str(failure).splitlines() or [type(failure).__name__])[0])
             if failure is error:
                 raise  # already a lighter error (now located), or not ours to reword (SystemExit)
             raise failure from error
         if signals.received is not None:  # arrived after the last batch: the results are complete
+            recorder.finish("interrupted", signal=signals.name)
             raise signals.interrupted(None, stage.value, config, overrides, complete=True)
+        recorder.finish("completed")
     return result
