@@ -137,3 +137,32 @@ def test_component_errors_are_located(config, mistake, first_line, tmp_path):
     with pytest.raises(LighterError) as info:
         run("predict", f"{config},mistake.yaml")
     assert str(info.value).splitlines()[0] == first_line
+
+
+@pytest.mark.parametrize(
+    ("logger", "writes_csv", "writes_events"),
+    [
+        pytest.param(None, True, False, id="no-logger-key"),
+        pytest.param("true", True, False, id="logger-true"),
+        pytest.param(
+            "{_target_: pytorch_lightning.loggers.TensorBoardLogger, save_dir: .}",
+            False,
+            True,
+            id="configured",
+        ),
+    ],
+)
+def test_the_default_logger_is_csv_whatever_is_installed(config, logger, writes_csv, writes_events, tmp_path):
+    pytest.importorskip("tensorboard")  # Lightning's own default would be TensorBoard here
+    overrides = ["--~trainer#logger"] if logger is None else [f"--trainer#logger={logger}"]
+    fit = [
+        "--system#criterion={_target_: torch.nn.MSELoss}",
+        "--system#optimizer={_target_: torch.optim.SGD, params: '$@system#model.parameters()', lr: 0.1}",
+        "--system#dataloaders#train={_target_: torch.utils.data.DataLoader, batch_size: 4, dataset: "
+        "{_target_: torch.utils.data.TensorDataset, _args_: ['$torch.ones(8, 2)', '$torch.ones(8, 1)']}}",
+        "--trainer#log_every_n_steps=1",
+    ]
+    run(Stage.FIT, config, [*overrides, *fit])
+    version = tmp_path / "lightning_logs" / "version_0"
+    assert (version / "metrics.csv").exists() == writes_csv
+    assert bool(list(version.glob("events.out.tfevents.*"))) == writes_events

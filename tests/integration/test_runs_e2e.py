@@ -8,19 +8,11 @@ tests/inspect; this module proves they read what the runner really writes.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-# The guard goes once the run records (issue 19, runs-core) are merged: then this must pass.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("lighter.engine.records") is None,
-        reason="needs run records (issue 19 runs-core)",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 LR = "system#optimizer#lr"
 RATES = (0.1, 0.01, 0.001)

@@ -32,7 +32,15 @@ from lighter.atomic import atomic_write, os_reason
 from lighter.engine.reproduce import save_config
 from lighter.errors import StageError
 
-__all__ = ["RUNS", "CHECKPOINTS", "RunFolder", "fresh_folder", "logger_folder", "run_folder_of"]
+__all__ = [
+    "RUNS",
+    "CHECKPOINTS",
+    "RunFolder",
+    "fresh_folder",
+    "logger_folder",
+    "run_folder_of",
+    "use_default_logger",
+]
 
 RUNS = "runs"
 """Folder under ``default_root_dir`` that holds the run folders of runs without a logger."""
@@ -66,6 +74,33 @@ def fresh_folder(root: str | os.PathLike[str]) -> Path:
         raise StageError(
             f"cannot create a run folder under {parent}: {os_reason(error)}", id="trainer#default_root_dir"
         ) from error
+
+
+def use_default_logger(trainer: pl.Trainer, configured: Any) -> None:
+    """Give a trainer whose config names no logger lighter's default: Lightning's ``CSVLogger``.
+
+    Lightning's own default (no ``logger`` key, or ``logger: true``) is TensorBoard where
+    ``tensorboard`` happens to be importable and CSV elsewhere, so one config would write
+    ``metrics.csv`` on one machine and only event files on the next. Every run folder has its
+    ``metrics.csv`` instead (``lighter runs plot`` reads it), in the folder Lightning would have
+    used: ``<default_root_dir>/lightning_logs/version_<N>``. A logger the config names is kept.
+
+    Args:
+        trainer: The built Trainer.
+        configured: The config's raw ``trainer#logger`` (``None`` when absent).
+    """
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+    from pytorch_lightning.plugins.environments import SLURMEnvironment
+
+    if configured is not None and configured is not True:
+        return
+    if (
+        trainer.fast_dev_run
+        or len(trainer.loggers) != 1
+        or not isinstance(trainer.loggers[0], TensorBoardLogger)
+    ):
+        return  # fast_dev_run silences loggers; a CSVLogger already is the default
+    trainer.logger = CSVLogger(save_dir=trainer.default_root_dir, version=SLURMEnvironment.job_id())
 
 
 def logger_folder(trainer: pl.Trainer) -> Path | None:

@@ -425,10 +425,11 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     from lighter.engine.hparams import LogConfig
     from lighter.engine.launchers import check_launch, detect_launch
     from lighter.engine.reproduce import RandomState, attach_config, config_text
-    from lighter.engine.run_folder import RunFolder
+    from lighter.engine.run_folder import RunFolder, use_default_logger
 
     # Before the run folder: a Trainer that does not fit torchrun/srun must not leave one behind.
     check_launch(trainer, detect_launch(), locator(prepared.parser))
+    use_default_logger(trainer, prepared.parser.get("trainer#logger", None))
     attach_config(system, trainer, prepared.record)
     use_atomic_checkpoints(trainer)
     text = config_text(prepared.record, prepared.parser.location)  # with where each value came from
