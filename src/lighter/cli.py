@@ -170,14 +170,14 @@ def _command(stage: Stage) -> Callable[..., None]:
         safe: bool = typer.Option(
             False,
             "--safe",
-            help="For a config you did not write: refuse $ expressions, $import and targets outside "
-            "the allowed packages, before anything runs (or set LIGHTER_SAFE=1).",
+            help="For a config you did not write: refuse every target, $ expression and $import that "
+            "safe mode's allow-list does not cover, before anything runs (or set LIGHTER_SAFE=1).",
         ),
         allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
             None,
             "--allow",
-            metavar="PACKAGE",
-            help="In safe mode, also allow targets from PACKAGE ('project' allows the project "
+            metavar="NAME",
+            help="In safe mode, also allow NAME: a package, a dotted name, or 'project' (the project "
             "folder); repeatable, or LIGHTER_ALLOW=a,b.",
         ),
     ) -> None:
@@ -234,11 +234,29 @@ def _sweep(
     ctx: typer.Context,
     config: str = _CONFIG,
     debug: bool = _DEBUG,
+    safe: bool = typer.Option(
+        False,
+        "--safe",
+        help="Safe mode for the sweep and every trial (see docs/safe_mode.md; or LIGHTER_SAFE=1).",
+    ),
+    allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
+        None,
+        "--allow",
+        metavar="NAME",
+        help="In safe mode, also allow NAME (a package, a dotted name, or 'project').",
+    ),
 ) -> None:
     def action() -> None:
+        from lighter.config.safety import safe_requested
         from lighter.engine.sweep import run_sweep
 
-        run_sweep(config, list(ctx.args), say=lambda line: typer.echo(line))
+        run_sweep(
+            config,
+            list(ctx.args),
+            say=lambda line: typer.echo(line),
+            safe=safe_requested(safe),
+            allow=allow or (),
+        )
 
     _guarded("sweep", config, action, debug)
 
@@ -271,10 +289,13 @@ def check(
         False,
         "--safe",
         help="List every place that would run code ($ expressions, $import, targets, the project "
-        "folder) and fail on what safe mode refuses, importing nothing (or set LIGHTER_SAFE=1).",
+        "folder) and fail on what safe mode refuses, building nothing (or set LIGHTER_SAFE=1).",
     ),
     allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
-        None, "--allow", metavar="PACKAGE", help="In safe mode, also allow targets from PACKAGE."
+        None,
+        "--allow",
+        metavar="NAME",
+        help="In safe mode, also allow NAME (a package, a dotted name, or 'project').",
     ),
     debug: bool = _DEBUG,
 ) -> None:

@@ -112,7 +112,8 @@ def check_config(
     """
     from lighter.engine.runner import load
 
-    parser = load(config, overrides)
+    # In safe mode a key an override creates is not checked against its target yet: that imports it.
+    parser = load(config, overrides, check_targets=not safe)
     sweep = parser.config.get("sweep") is not None
     stages = [Stage(stage)] if stage is not None else [Stage.FIT] if sweep else stages_to_check(parser.config)
     report = CheckReport(stages, sweep=sweep)
