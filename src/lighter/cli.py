@@ -176,8 +176,8 @@ def _command(stage: Stage) -> Callable[..., None]:
         allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
             None,
             "--allow",
-            metavar="NAME",
-            help="In safe mode, also allow NAME: a package, a dotted name, or 'project' (the project "
+            metavar="PACKAGE",
+            help="In safe mode, also allow PACKAGE, or one dotted name ('project' allows the project "
             "folder); repeatable, or LIGHTER_ALLOW=a,b.",
         ),
     ) -> None:
@@ -242,8 +242,8 @@ def _sweep(
     allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
         None,
         "--allow",
-        metavar="NAME",
-        help="In safe mode, also allow NAME (a package, a dotted name, or 'project').",
+        metavar="PACKAGE",
+        help="In safe mode, also allow PACKAGE, or one dotted name ('project': the project folder).",
     ),
 ) -> None:
     def action() -> None:
@@ -294,8 +294,8 @@ def check(
     allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
         None,
         "--allow",
-        metavar="NAME",
-        help="In safe mode, also allow NAME (a package, a dotted name, or 'project').",
+        metavar="PACKAGE",
+        help="In safe mode, also allow PACKAGE, or one dotted name ('project': the project folder).",
     ),
     debug: bool = _DEBUG,
 ) -> None:
