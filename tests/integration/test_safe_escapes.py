@@ -510,6 +510,20 @@ def test_a_safe_run_reads_its_checkpoint_with_weights_only(payloads):
     assert not payloads.marker("ckpt").exists()
 
 
+@pytest.mark.slow
+def test_a_safe_run_resumes_from_its_own_checkpoint(payloads):
+    """lighter's checkpoints hold tensors and plain types only: weights_only reading loses nothing."""
+    path = _experiment(payloads.folder)
+    keep = ["--trainer#enable_checkpointing=true", "--trainer#default_root_dir=out"]
+    run("fit", str(path), keep, safe=True)
+    (checkpoint,) = (payloads.folder / "out").rglob("*.ckpt")
+    metrics = run(
+        "fit", str(path), [*keep, f"--args#fit#ckpt_path={checkpoint}", "--trainer#max_epochs=2"], safe=True
+    )
+    assert "train/loss/epoch" in metrics
+    assert len(list((payloads.folder / "out").rglob("epoch=1-*.ckpt"))) == 1  # it went on to the second epoch
+
+
 def test_a_safe_sweep_refuses_before_any_trial_and_passes_safe_mode_to_its_trials(payloads, monkeypatch):
     from lighter.engine import sweep
 

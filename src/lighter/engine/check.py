@@ -15,7 +15,7 @@ distributions, the ids they set), and the rest for ``fit``, which each trial run
 With ``safe``, every place that would run code is listed first (:func:`lighter.config.safety.code_sites`);
 if safe mode refuses any of them, those refusals are the problems and nothing else is done, since
 the rest of the check imports the project and runs ``$import`` lines, which is what safe mode is for
-not doing.
+not doing (judging a target imports only the packages safe mode's rules cover and those allowed).
 """
 
 from __future__ import annotations
