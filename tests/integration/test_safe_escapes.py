@@ -162,6 +162,15 @@ def _checkpoint_with_config(p: Payloads, name: str) -> Path:
     return path
 
 
+def _numpy_pickle(p: Payloads, name: str) -> Path:
+    """A ``.npy`` file holding an object whose unpickling writes the marker."""
+    import numpy as np
+
+    path = p.folder / f"{name}.npy"
+    np.save(path, np.array([_Payload(str(p.marker(name)))], dtype=object), allow_pickle=True)
+    return path
+
+
 # Each case: (what it adds to BASE, given the payloads and the marker's name) -> (extra, overrides).
 CASES = [
     pytest.param(
@@ -336,6 +345,25 @@ CASES = [
         lambda p, m: (_callback({"_target_": "lighter.config.ConfigParser", "config": {}}), []),
         "trainer#callbacks#0#_target_",
         id="lighter.ConfigParser",
+    ),
+    pytest.param(
+        lambda p, m: (
+            {
+                "system#dataloaders#train#dataset": {
+                    "_target_": "monai.data.Dataset",
+                    "data": [{"x": str(_numpy_pickle(p, m))}],
+                    "transform": {
+                        "_target_": "monai.transforms.LoadImaged",
+                        "keys": ["x"],
+                        "reader": "NumpyReader",
+                        "allow_pickle": True,
+                    },
+                }
+            },
+            [],
+        ),
+        "system#dataloaders#train#dataset#transform#allow_pickle",
+        id="LoadImage-allow_pickle",
     ),
     # --- the same through the other routes into a config ---------------------------------------
     pytest.param(
@@ -608,3 +636,15 @@ def test_check_lists_every_refused_place_at_once(payloads, lighter):
     assert all(line.split(" @ ")[0].split(":")[1].isdigit() for line in refused)  # file:line for each
     assert "5 problems in exp.yaml (checked for fit; nothing built)" in result.stderr
     assert not payloads.marker("check").exists() and not payloads.marker("check_project").exists()
+
+
+def test_the_allow_pickle_payload_is_real_outside_safe_mode(payloads):
+    make = next(p.values[0] for p in CASES if p.id == "LoadImage-allow_pickle")
+    extra, _ = make(payloads, "real")
+    config = {"system": {"dataloaders": {"train": {"dataset": extra["system#dataloaders#train#dataset"]}}}}
+    dataset = ConfigParser(config).get_parsed_content("system#dataloaders#train#dataset")
+    try:
+        dataset[0]
+    except Exception:  # noqa: BLE001 - the unpickled object is no image: the payload ran before that
+        pass
+    assert payloads.marker("real").exists()

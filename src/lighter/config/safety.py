@@ -59,6 +59,9 @@ SAFE_ENV = "LIGHTER_SAFE"
 ALLOW_ENV = "LIGHTER_ALLOW"
 
 _PROJECT = "project"
+# Arguments that make an allowed reader unpickle its file (`LoadImage(reader="NumpyReader",
+# allow_pickle=True)` passes it to numpy.load), with the one value safe mode accepts.
+_UNPICKLING_ARGUMENTS = {"allow_pickle": False, "weights_only": True}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class CodeSite:
 
     Attributes:
         id: The config id (``system#optimizer#params``; a target's is ``…#_target_``).
-        kind: ``"expression"``, ``"import"``, ``"target"``, ``"debug"`` or ``"project"``.
+        kind: ``"expression"``, ``"import"``, ``"target"``, ``"argument"`` (``allow_pickle``,
+            ``weights_only``), ``"debug"`` or ``"project"``.
         text: What is written there (``$torch.randn(3)``, ``torch.nn.Linear``).
         location: Where it was written, if known.
         refusal: Why safe mode refuses it, or ``None`` when it is allowed.
@@ -218,6 +222,11 @@ def _component_sites(graph: nodes.Graph, id_: str, raw: dict, allowed: Allowed) 
         refusal = f"safe mode refuses a _target_ that refers to anything but a component: {text}"
         sites.append(CodeSite(target_id, "target", str(text), graph.where(target_id), refusal))
     # (a `$` target is an expression, judged as one; a reference to a component has its own target)
+    for key, safe_value in _UNPICKLING_ARGUMENTS.items():
+        if key in raw and raw[key] is not safe_value:
+            key_id = join_id(id_, key)
+            refusal = f"safe mode refuses {key}: {raw[key]!r} (only {key}: {str(safe_value).lower()}): it unpickles what it reads"
+            sites.append(CodeSite(key_id, "argument", f"{key}: {raw[key]}", graph.where(key_id), refusal))
     mode_id = join_id(id_, "_mode_")
     if str(raw.get("_mode_", "")).strip() == "debug":
         refusal = "safe mode refuses _mode_: debug (it opens the debugger)"
