@@ -238,6 +238,8 @@ REFUSED_TARGETS = [
     pytest.param("project.models.Net", "from the project folder", id="project"),
     pytest.param("exec", "the builtin 'exec'", id="builtin"),
     pytest.param("torch.nn", "a module as a value", id="module"),
+    pytest.param("yaml", "not on safe mode's allow-list", id="bare-module-not-imported"),
+    pytest.param("run_cmd", "it runs shell commands", id="bare-monai-name"),
 ]
 
 

@@ -496,6 +496,16 @@ def test_a_hard_denied_name_is_refused_even_with_its_package_allowed(payloads):
     ]
 
 
+def test_allowing_a_name_that_does_not_exist_stops_the_run_with_a_suggestion(payloads):
+    from lighter.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        run("fit", str(_experiment(payloads.folder)), safe=True, allow=["torchmetric"])
+    assert str(info.value) == (
+        "command line: --allow torchmetric: there is no package 'torchmetric' (did you mean 'torchmetrics'?)"
+    )
+
+
 def test_load_checkpoint_in_safe_mode_refuses_the_config_it_carries(payloads, monkeypatch):
     import lighter
 

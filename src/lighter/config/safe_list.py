@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -333,8 +334,10 @@ def judge_target(
         return None if allowed.exactly(path) else f"safe mode refuses the builtin '{path}'"
     if allowed.exactly(path):
         return None
-    if len(parts) > 1 and parts[0] not in ROOTS and not allowed.covers(path):
-        return _not_listed(path)  # judged by name: nothing of an unlisted package is imported
+    if parts[0] not in ROOTS and not allowed.covers(path):
+        # Judged by name: nothing of an unlisted package is imported (a bare name may be one).
+        if len(parts) > 1 or importlib.util.find_spec(path) is not None:
+            return _not_listed(path)
     try:
         obj = resolve(path)
     except Exception:  # noqa: BLE001 - it cannot be called either: the resolver reports why
