@@ -217,6 +217,7 @@ ALLOWED_TARGETS = [
     "lighter.System",
     "lighter.adapters.BatchAdapter",
     "lighter.callbacks.FileWriter",
+    "lighter.callbacks.Freezer",
     "torch.randn",
     "torch.randint",
     "torch.nn.functional.relu",
@@ -240,6 +241,9 @@ REFUSED_TARGETS = [
     pytest.param("torch.nn", "a module as a value", id="module"),
     pytest.param("yaml", "not on safe mode's allow-list", id="bare-module-not-imported"),
     pytest.param("run_cmd", "it runs shell commands", id="bare-monai-name"),
+    pytest.param(
+        "lighter.callbacks.write_queue.WriteQueue", "not on safe mode's allow-list", id="lighter-helper"
+    ),
 ]
 
 
@@ -289,6 +293,8 @@ EXPRESSIONS = [
         "$@vars#x.write_text('owned')", "calling '.write_text' with arguments", id="unreviewed-method"
     ),
     pytest.param("$[x for x in range(3)]", "ListComp", id="comprehension"),
+    pytest.param("$@vars#x.factory()('id')", "calling what a call returns", id="call-a-call-result"),
+    pytest.param("$(lambda x: x.sum(dim=0))(torch.ones(2, 2))", None, id="call-a-lambda"),
     pytest.param("$torch.nn", "a module as a value", id="module"),
     pytest.param("$np.load('x.npy', allow_pickle=True)", "it can unpickle", id="numpy-load"),
     pytest.param(

@@ -13,7 +13,8 @@ tree before anything runs:
   arguments only for the reviewed methods of :data:`METHODS`, and without arguments otherwise;
 * calling a reference, a lambda parameter, or one of the plain builtins of :data:`BUILTINS`.
 
-Anything else (another name, a private attribute, ``*args``, comprehensions, ``:=``) is refused.
+Anything else (another name, a private attribute, ``*args``, calling what a call returns,
+comprehensions, ``:=``) is refused.
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ class _Checker:
         if isinstance(func, (ast.Attribute, ast.Name)):
             literal = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
             self.chain(func, called=True, with_arguments=bool(node.args or node.keywords), keywords=literal)
+        elif isinstance(func, ast.Call):
+            # What a call returns is unknown at check time: calling it again could reach anything.
+            raise _Refused("safe mode refuses calling what a call returns in an expression")
         else:
             self.visit(func)
 

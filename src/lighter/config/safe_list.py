@@ -124,7 +124,10 @@ RULES: tuple[Rule, ...] = (
     Rule("lighter.System and its subclasses", ("lighter.system.System",), ("lighter",), "binds the parts"),
     Rule("lighter adapters", ("builtins.object",), ("lighter.adapters",), "reorder batches and arguments"),
     Rule(
-        "lighter callbacks", ("builtins.object",), ("lighter.callbacks",), "write predictions, freeze layers"
+        "lighter callbacks",
+        tuple(f"{p}.callbacks.Callback" for p in _PL),
+        ("lighter.callbacks",),
+        "write predictions, freeze layers",
     ),
 )
 """The default allow-list: a class passing one of these rules may be a target in safe mode."""
