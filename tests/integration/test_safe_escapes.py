@@ -365,6 +365,24 @@ CASES = [
         "system#dataloaders#train#dataset#transform#allow_pickle",
         id="LoadImage-allow_pickle",
     ),
+    pytest.param(
+        lambda p, m: (
+            {
+                "system#dataloaders#train#dataset": {
+                    "_target_": "monai.data.Dataset",
+                    "data": [],
+                    "transform": {
+                        "_target_": "monai.transforms.SaveImaged",
+                        "keys": ["x"],
+                        "writer": "subprocess.Popen",  # SaveImage imports a dotted writer name itself
+                    },
+                }
+            },
+            [],
+        ),
+        "system#dataloaders#train#dataset#transform#writer",
+        id="SaveImage-writer-by-name",
+    ),
     # --- the same through the other routes into a config ---------------------------------------
     pytest.param(
         lambda p, m: (

@@ -11,6 +11,8 @@ a ``_target_`` such as ``os.system``, ``_mode_: debug`` (the debugger), a ``proj
   allowing that exact name lifts;
 * a ``$`` expression or ``$import`` outside the small language of
   :mod:`lighter.config.safe_expressions` (references, literals, lambdas, allowed callables);
+* an argument that makes an allowed class unpickle or import by name
+  (:mod:`lighter.config.safe_arguments`: ``allow_pickle``, ``weights_only``, MONAI's ``writer``);
 * ``_mode_: debug``;
 * the ``project`` folder and its targets, unless ``project`` is allowed.
 
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from lighter.config import graph as nodes
 from lighter.config.ids import join_id
+from lighter.config.safe_arguments import argument_refusals
 from lighter.config.safe_expressions import DEFAULT_BINDINGS, judge_expression, judge_import
 from lighter.config.safe_list import Allowed, judge_target
 from lighter.errors import (
@@ -59,9 +62,6 @@ SAFE_ENV = "LIGHTER_SAFE"
 ALLOW_ENV = "LIGHTER_ALLOW"
 
 _PROJECT = "project"
-# Arguments that make an allowed reader unpickle its file (`LoadImage(reader="NumpyReader",
-# allow_pickle=True)` passes it to numpy.load), with the one value safe mode accepts.
-_UNPICKLING_ARGUMENTS = {"allow_pickle": False, "weights_only": True}
 
 
 @dataclass(frozen=True)
@@ -222,11 +222,10 @@ def _component_sites(graph: nodes.Graph, id_: str, raw: dict, allowed: Allowed) 
         refusal = f"safe mode refuses a _target_ that refers to anything but a component: {text}"
         sites.append(CodeSite(target_id, "target", str(text), graph.where(target_id), refusal))
     # (a `$` target is an expression, judged as one; a reference to a component has its own target)
-    for key, safe_value in _UNPICKLING_ARGUMENTS.items():
-        if key in raw and raw[key] is not safe_value:
-            key_id = join_id(id_, key)
-            refusal = f"safe mode refuses {key}: {raw[key]!r} (only {key}: {str(safe_value).lower()}): it unpickles what it reads"
-            sites.append(CodeSite(key_id, "argument", f"{key}: {raw[key]}", graph.where(key_id), refusal))
+    literal_target = text.strip() if kind == nodes.LITERAL and isinstance(text, str) else None
+    for key, refusal in argument_refusals(literal_target, raw).items():
+        key_id = join_id(id_, key)
+        sites.append(CodeSite(key_id, "argument", f"{key}: {raw[key]}", graph.where(key_id), refusal))
     mode_id = join_id(id_, "_mode_")
     if str(raw.get("_mode_", "")).strip() == "debug":
         refusal = "safe mode refuses _mode_: debug (it opens the debugger)"
