@@ -676,3 +676,29 @@ def test_the_allow_pickle_payload_is_real_outside_safe_mode(payloads):
     except Exception:  # noqa: BLE001 - the unpickled object is no image: the payload ran before that
         pass
     assert payloads.marker("real").exists()
+
+
+def test_the_sweep_command_takes_safe_and_a_mistyped_allow_is_reported(payloads, lighter):
+    section = {
+        "monitor": "train/loss/epoch",
+        "direction": "minimize",
+        "trials": 1,
+        "folder": "sweep",
+        "params": {"lr": {"id": "system#optimizer#lr", "choice": [0.1]}},
+    }
+    extra = {
+        "sweep": section,
+        **_callback({"_target_": "monai.utils.run_cmd", "_args_": [["touch", "pwned"]]}),
+    }
+    path = _experiment(payloads.folder, extra)
+    result = lighter("sweep", path.name, "--safe", "--allow", "torchmetric", cwd=payloads.folder)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == (
+        "command line: --allow torchmetric: there is no package 'torchmetric' (did you mean 'torchmetrics'?)"
+    )
+    result = lighter("sweep", path.name, "--safe", cwd=payloads.folder)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith(
+        "exp.yaml:10 @ trainer#callbacks#0#_target_: safe mode refuses 'monai.utils.run_cmd' whatever is allowed"
+    ), result.stderr
+    assert not (payloads.folder / "sweep").exists() and not (payloads.folder / "pwned").exists()
