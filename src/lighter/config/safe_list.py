@@ -22,6 +22,7 @@ import builtins
 import importlib
 import importlib.util
 import inspect
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -270,7 +271,8 @@ def hard_denied(name: str | None) -> str | None:
 
 def _hard_denied_object(obj: Any) -> str | None:
     """Classes refused by what they are, wherever they are re-exported (``monai.data.CacheNTransDataset``)."""
-    if inspect.isclass(obj):
+    # A subclass of them exists only once monai.data is imported: otherwise MONAI is not loaded for this.
+    if inspect.isclass(obj) and "monai.data" in sys.modules:
         for name in ("monai.data.PersistentDataset", "monai.data.LMDBDataset"):
             base = _load(name)
             if inspect.isclass(base) and issubclass(obj, base):
