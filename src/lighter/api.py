@@ -50,6 +50,8 @@ def load(
     overrides: Sequence[str] = (),
     *,
     stage: Stage | str | None = None,
+    safe: bool | None = None,
+    allow: Sequence[str] = (),
 ) -> Experiment:
     """Load an experiment as ``lighter <stage> CONFIG [overrides]`` would, without running it.
 
@@ -59,6 +61,8 @@ def load(
         overrides: Command-line style overrides, e.g. ``["--trainer#max_epochs=3"]``.
         stage: When given, the config is checked for that stage and pruned to what it needs, as the
             command does (a ``test`` experiment never builds the training data).
+        safe: Safe mode, as ``--safe`` (see docs/safe_mode.md); ``None`` reads ``LIGHTER_SAFE``.
+        allow: What safe mode allows besides its defaults, as ``--allow`` (``LIGHTER_ALLOW`` adds more).
 
     Raises:
         LighterError: Any mistake in the config, located at its id and file:line.
@@ -68,7 +72,12 @@ def load(
         stage = Stage(stage)
     if stage is None and _is_folder(config):
         config = _saved_config(Path(os.fspath(config)))
-    return Experiment(prepare(config, overrides, stage))
+    from lighter.config.safety import allowed_packages, safe_requested
+
+    safe = safe_requested() if safe is None else safe
+    return Experiment(
+        prepare(config, overrides, stage, safe=safe, allow=allowed_packages(allow) if safe else None)
+    )
 
 
 def _is_folder(config: Any) -> bool:
@@ -206,6 +215,8 @@ def load_checkpoint(
     stage: Stage | str | None = None,
     map_location: Any = "cpu",
     strict: bool = True,
+    safe: bool | None = None,
+    allow: Sequence[str] = (),
 ) -> Any:
     """Rebuild the :class:`~lighter.System` (or own LightningModule) a checkpoint was trained as, with its weights.
 
@@ -221,6 +232,10 @@ def load_checkpoint(
         map_location: Where the weights are loaded (as for ``torch.load``).
         strict: Every weight the System has must be in the checkpoint, and none of the checkpoint's
             may be left over except those of parts not built (optimizer, criterion, metrics).
+        safe: Refuse the checkpoint if the config it carries would run code safe mode refuses
+            (as ``--safe``; ``None`` reads ``LIGHTER_SAFE``). The file itself is always read
+            with ``weights_only=True``.
+        allow: What safe mode allows besides its defaults (``"project"`` for the project folder).
 
     Raises:
         StageError: The file is missing or not a checkpoint, it carries no lighter config, or its
@@ -244,9 +259,14 @@ def load_checkpoint(
             f"checkpoint '{path}' carries no lighter config (its hyper_parameters have no 'system')",
             suggestion="give the config too: lighter.load(CONFIG).system, then load_state_dict",
         )
-    parser = ConfigParser(dict(config))
+    from lighter.config.safety import allowed_packages, safe_requested
+
+    safe = safe_requested() if safe is None else safe
+    parser = ConfigParser(dict(config), safe=safe, allow=allowed_packages(allow) if safe else None)
     if overrides:
-        parser.apply_overrides(list(overrides))
+        parser.apply_overrides(list(overrides), check_targets=not safe)
+    if safe:
+        _check_carried_config(parser, path)
     validate_structure(parser.config, parser.location)
     import_configured_project(parser)
     is_system = bool(resolve_kind(parser.config, locator(parser)))  # the user's own module otherwise
@@ -270,6 +290,19 @@ def load_checkpoint(
     _load_weights(system, checkpoint.get("state_dict", {}), path, strict)
     # load_state_dict copies into the parameters where they are (the CPU): move them as asked.
     return system.to(map_location) if isinstance(map_location, str | torch.device) else system
+
+
+def _check_carried_config(parser: ConfigParser, path: Any) -> None:
+    """Safe mode on the config a checkpoint carries: every refusal at once, at ``checkpoint:id``."""
+    from lighter.errors import Location, ValidationError
+
+    try:
+        parser.parse()
+    except ValidationError as error:
+        for each in error.errors:
+            if each.location is None:
+                each.location = Location(f"{path} (its config)")
+        raise ValidationError(list(error.errors)) from None
 
 
 def _read_checkpoint(path: Path, map_location: Any) -> dict[str, Any]:

@@ -182,14 +182,14 @@ def _command(stage: Stage) -> Callable[..., None]:
         safe: bool = typer.Option(
             False,
             "--safe",
-            help="For a config you did not write: refuse $ expressions, $import and targets outside "
-            "the allowed packages, before anything runs (or set LIGHTER_SAFE=1).",
+            help="For a config you did not write: refuse every target, $ expression and $import that "
+            "safe mode's allow-list does not cover, before anything runs (or set LIGHTER_SAFE=1).",
         ),
         allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
             None,
             "--allow",
             metavar="PACKAGE",
-            help="In safe mode, also allow targets from PACKAGE ('project' allows the project "
+            help="In safe mode, also allow PACKAGE, or one dotted name ('project' allows the project "
             "folder); repeatable, or LIGHTER_ALLOW=a,b.",
         ),
     ) -> None:
@@ -246,12 +246,30 @@ def _sweep(
     ctx: typer.Context,
     config: str | None = _CONFIG,
     debug: bool = _DEBUG,
+    safe: bool = typer.Option(
+        False,
+        "--safe",
+        help="Safe mode for the sweep and every trial (see docs/safe_mode.md; or LIGHTER_SAFE=1).",
+    ),
+    allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
+        None,
+        "--allow",
+        metavar="PACKAGE",
+        help="In safe mode, also allow PACKAGE, or one dotted name ('project': the project folder).",
+    ),
 ) -> None:
     def action() -> None:
+        from lighter.config.safety import safe_requested
         from lighter.engine.sweep import run_sweep
 
         files, overrides = _arguments("sweep", ctx, config)
-        run_sweep(files, overrides, say=lambda line: typer.echo(line))
+        run_sweep(
+            files,
+            overrides,
+            say=lambda line: typer.echo(line),
+            safe=safe_requested(safe),
+            allow=allow or (),
+        )
 
     _guarded(action, debug)
 
@@ -284,10 +302,13 @@ def check(
         False,
         "--safe",
         help="List every place that would run code ($ expressions, $import, targets, the project "
-        "folder) and fail on what safe mode refuses, importing nothing (or set LIGHTER_SAFE=1).",
+        "folder) and fail on what safe mode refuses, building nothing (or set LIGHTER_SAFE=1).",
     ),
     allow: list[str] | None = typer.Option(  # noqa: B008 - typer reads its options from defaults
-        None, "--allow", metavar="PACKAGE", help="In safe mode, also allow targets from PACKAGE."
+        None,
+        "--allow",
+        metavar="PACKAGE",
+        help="In safe mode, also allow PACKAGE, or one dotted name ('project': the project folder).",
     ),
     debug: bool = _DEBUG,
 ) -> None:

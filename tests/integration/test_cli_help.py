@@ -44,7 +44,8 @@ def test_root_help_lists_the_six_stages_then_check_show_and_runs_without_heavy_i
 
 def test_sweep_help_is_instant_and_imports_no_optuna():
     out = probe("sweep", "--help")
-    assert "Usage: lighter sweep (CONFIG... | --config=CONFIG) [--debug] [--ID=VALUE ...]\n" in out
+    usage = "Usage: lighter sweep (CONFIG... | --config=CONFIG) [--debug] [--safe] [--allow PACKAGE] [--ID=VALUE ...]"
+    assert usage in " ".join(out.split())  # click wraps a long usage line
     assert "monitor: val/metrics/accuracy/epoch" in out
 
 

@@ -61,7 +61,8 @@ def test_environment_turns_safe_mode_on_and_overrides_are_checked_too(folder):
     )
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == (
-        "command line @ system#model#in_features: safe mode refuses '$' expressions: $__import__('os').cpu_count()"
+        "command line @ system#model#in_features: safe mode refuses the name '__import__' in an expression "
+        "(only references, lambda parameters, torch, monai and allowed imports): $__import__('os').cpu_count()"
     )
     assert "Traceback" not in result.stderr
 

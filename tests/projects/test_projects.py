@@ -227,3 +227,32 @@ def test_digits_datamodule_and_own_module_fit(tmp_path):
         run_folder = tmp_path / name / "logs" / "version_0"
         assert f"Best checkpoint: {run_folder / 'checkpoints' / 'best.ckpt'} ({monitor} = " in fit.stdout
         assert (run_folder / "config.yaml").is_file()
+
+
+# --- safe mode (docs/safe_mode.md): the shipped examples need only `--allow project` -------------
+
+
+@pytest.mark.parametrize(("config", "stages"), [pytest.param(*p.values, id=p.id) for p in EXPERIMENTS])
+def test_experiment_passes_lighter_check_in_safe_mode(config, stages, monkeypatch):
+    from lighter.engine.check import check_config
+
+    monkeypatch.chdir(ROOT)
+    report = check_config(config, safe=True, allow=["project"])
+    assert report.problems == [], [str(p) for p in report.problems]
+    refused = check_config(config, safe=True)  # the project folder is the one thing to allow
+    assert refused.problems and all("--allow project" in str(p) for p in refused.problems)
+
+
+@pytest.mark.slow
+def test_digits_fit_in_safe_mode(tmp_path):
+    result = lighter(
+        "fit",
+        f"{DIGITS}/digits.yaml",
+        "--safe",
+        "--allow",
+        "project",
+        f"--vars#out={tmp_path}",
+        "--trainer#fast_dev_run=true",
+        "--trainer#enable_progress_bar=false",
+    )
+    assert "Seed: 0" in result.stdout

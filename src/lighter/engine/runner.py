@@ -50,6 +50,8 @@ __all__ = [
 
 MAX_SEED = 2**32 - 1
 """The largest seed every generator ``seed_everything`` seeds accepts (numpy's bound)."""
+# The stage calls that read `ckpt_path` and take `weights_only` (Lightning's Trainer methods).
+_READS_CHECKPOINT = (Stage.FIT, Stage.VALIDATE, Stage.TEST, Stage.PREDICT)
 
 
 def _say(line: str) -> None:
@@ -567,7 +569,9 @@ def run(
                 attach_reporter(trainer)  # only when `lighter sweep` runs this fit as one of its trials
             trainer.callbacks.append(position)
             signals.watch(trainer, save_checkpoint=stage is Stage.FIT)
-            result = execute(stage, system, trainer, prepared, datamodule=datamodule)
+            # Safe mode: a checkpoint read (ckpt_path, a resumed run folder) unpickles nothing.
+            reading = {"weights_only": True} if safe and stage in _READS_CHECKPOINT else {}
+            result = execute(stage, system, trainer, prepared, datamodule=datamodule, **reading)
         except BaseException as error:
             if signals.stopped_by(error):  # whatever the signal caused, the signal is the story
                 recorder.finish("interrupted", signal=signals.name)

@@ -310,13 +310,23 @@ def _csv(rows: list[TrialRow], spec: SweepSpec) -> str:
     return out.getvalue()
 
 
-def run_sweep(config: str, overrides: Sequence[str] = (), say: Any = print) -> list[TrialRow]:
+def run_sweep(
+    config: str,
+    overrides: Sequence[str] = (),
+    say: Any = print,
+    *,
+    safe: bool | None = None,
+    allow: Sequence[str] = (),
+) -> list[TrialRow]:
     """Run (or continue) the sweep of ``config`` until its study holds ``sweep#trials`` trials.
 
     Args:
         config: A config path, or comma-separated paths (later files win), with a ``sweep`` section.
         overrides: ``["--sweep#trials=6", "--trainer#max_epochs=3", ...]``; the non-sweep ones reach every trial.
         say: Where progress and result lines go.
+        safe: Safe mode for the sweep and every trial (``--safe`` is passed on to each trial's
+            ``lighter fit``); ``None`` reads ``LIGHTER_SAFE``.
+        allow: What safe mode allows besides its defaults, passed on to each trial too.
 
     Returns:
         Every trial of the study (this process's and others'), best first.
@@ -325,7 +335,11 @@ def run_sweep(config: str, overrides: Sequence[str] = (), say: Any = print) -> l
         LighterError: The sweep or the config is wrong (before any trial), or the monitored value
             was never logged (after the first trial that ran to the end).
     """
-    parser = load(config, overrides)
+    from lighter.config.safety import allowed_packages, safe_requested
+
+    safe = safe_requested() if safe is None else safe
+    allowed = allowed_packages(allow) if safe else ()
+    parser = load(config, overrides, check_targets=not safe, safe=safe, allow=allowed if safe else None)
     validate_structure(parser.config, parser.location, sweep=True)
     check_stage(parser.config, Stage.FIT, parser.location)
     # So that a param naming a new argument of a project class is checked against its signature.
@@ -347,6 +361,8 @@ def run_sweep(config: str, overrides: Sequence[str] = (), say: Any = print) -> l
         for point in spec.start_with:
             study.enqueue_trial(point, skip_if_exists=True)
     passthrough = _passthrough(overrides)
+    if safe:  # each trial is a fit of its own: it checks the config again, in safe mode too
+        passthrough += ["--safe", *(f"--allow={name}" for name in allowed)]
     say(f"Sweep '{spec.name}': {spec.trials} trials in {folder} (storage {url})")
     while len(_real(study.get_trials(deepcopy=False))) < spec.trials:
         trial = study.ask()
