@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from lighter._system import checkpoint_hook
+from lighter._version import __version__
 
 _EXPORTS = {
     "System": "lighter.system",
@@ -30,6 +31,17 @@ _EXPORTS = {
 _SUBPACKAGES = ("utils",)
 
 __all__ = [*_EXPORTS, "__version__"]
+
+
+def _load_checkpoint(*args: Any, **kwargs: Any) -> Any:
+    from lighter.api import load_checkpoint
+
+    return load_checkpoint(*args, **kwargs)
+
+
+# System.load_from_checkpoint needs the engine, which builds Systems: the package, above both,
+# connects them (a cheap, torch-free module).
+checkpoint_hook.use_loader(_load_checkpoint)
 
 
 def __getattr__(name: str) -> Any:

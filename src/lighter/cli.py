@@ -15,7 +15,7 @@ import click
 import typer
 from typer.core import TyperCommand
 
-from lighter import __version__
+from lighter._version import __version__
 from lighter.engine.stages import STAGES, Stage, StageSpec
 
 __all__ = ["app", "main", "DEBUG_ENV"]

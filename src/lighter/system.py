@@ -389,8 +389,9 @@ class System(pl.LightningModule):
         hyperparameters are the whole experiment config; :func:`lighter.load_checkpoint` builds the
         ``system`` part of it (model, adapters, inferer; no data) instead.
         """
-        from lighter.api import load_checkpoint
+        from lighter._system.checkpoint_hook import loader
 
+        load_checkpoint = loader()  # lighter.load_checkpoint (see checkpoint_hook)
         if hparams_file is not None:
             raise TypeError(
                 "System.load_from_checkpoint takes its config from the checkpoint, not hparams_file"

@@ -20,7 +20,16 @@ from lighter.engine import records
 from lighter.engine.stages import Stage
 from lighter.errors import LighterError
 
-__all__ = ["RunRecorder", "best_checkpoint", "recorded"]
+__all__ = ["RunRecorder", "best_checkpoint", "final_metrics", "recorded"]
+
+
+def final_metrics(trainer: Any) -> dict[str, float]:
+    """The single-number metrics the Trainer holds at the end of a stage, as floats, by name."""
+    return {
+        name: float(value)
+        for name, value in sorted(trainer.callback_metrics.items())
+        if getattr(value, "numel", lambda: 1)() == 1
+    }
 
 
 def _relative(folder: Path, path: str | os.PathLike[str] | None) -> str | None:
@@ -132,8 +141,6 @@ class RunRecorder(Callback):
         self.done = True
         if self.index is None or self.folder is None:
             return
-        from lighter.engine.runner import final_metrics
-
         trainer = self.trainer
         fields: dict[str, Any] = {
             "ended": records.now(),

@@ -138,7 +138,7 @@ def versions() -> dict[str, str | None]:
     """The versions of lighter, torch, Lightning and Python (read from the installed packages)."""
     from importlib import metadata
 
-    from lighter import __version__
+    from lighter._version import __version__
 
     def installed(name: str) -> str | None:
         try:

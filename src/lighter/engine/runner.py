@@ -43,7 +43,6 @@ __all__ = [
     "attach",
     "stage_args",
     "execute",
-    "final_metrics",
     "run",
 ]
 
@@ -452,24 +451,16 @@ def attach(system: Any, trainer: Any, prepared: Prepared) -> Any:
     return folder
 
 
-def final_metrics(trainer: Any) -> dict[str, float]:
-    """The single-number metrics the Trainer holds at the end of a stage, as floats, by name."""
-    return {
-        name: float(value)
-        for name, value in sorted(trainer.callback_metrics.items())
-        if getattr(value, "numel", lambda: 1)() == 1
-    }
-
-
 def execute(
     stage: Stage, system: Any, trainer: Any, prepared: Prepared, *, datamodule: Any = None, **args: Any
 ) -> Any:
     """Call the stage with ``args#<stage>`` (updated with ``args``), print its report, return its result.
 
     ``datamodule`` (built from ``data``) is passed as ``datamodule=``. ``fit`` returns
-    :func:`final_metrics` (Lightning's ``fit`` returns nothing).
+    :func:`~lighter.engine.recording.final_metrics` (Lightning's ``fit`` returns nothing).
     """
     from lighter.engine.module_kind import use_datamodule
+    from lighter.engine.recording import final_metrics
 
     spec = stage_spec(stage)
     method = spec.method(trainer)
