@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 import typer
@@ -26,9 +27,15 @@ _MAX_ERROR_LINES = 30  # an error must fit on one screen
 _CONFIG_HELP = (
     "Experiment config: a YAML/JSON file, or several (config1.yaml config2.yaml, or "
     "config1.yaml,config2.yaml), merged in order so later files win. --config=FILES "
-    "(the original Lighter's form) works too. "
-    "For fit, a run folder continues that run from its last checkpoint."
+    "(the original Lighter's form) works too."
 )
+# What a run folder given as CONFIG means, for the commands that take one.
+_RUN_FOLDER_HELP = {
+    Stage.FIT: "A run folder continues that run from its last checkpoint.",
+    Stage.VALIDATE: "A run folder validates its best checkpoint, writing into a new sub-folder of it.",
+    Stage.TEST: "A run folder tests its best checkpoint, writing into a new sub-folder of it.",
+    Stage.PREDICT: "A run folder predicts with its best checkpoint, writing into a new sub-folder of it.",
+}
 # "\b" keeps click from re-wrapping the paragraph that follows it.
 _OVERRIDES_HELP = """\b
 Override any config value with --ID=VALUE (or --ID VALUE), where ID joins
@@ -50,6 +57,13 @@ in the config or as --args#{stage}#NAME=VALUE.
 # Optional for click: CONFIG may also come as --config=FILES, or after the overrides, so the
 # command's arguments are sorted out by `split_command_line` (see `_arguments`).
 _CONFIG = typer.Argument(None, metavar="CONFIG", help=_CONFIG_HELP, show_default=False)
+
+
+def _stage_config(stage: Stage) -> Any:
+    """The CONFIG argument of ``stage``'s command: what a run folder means there, if anything."""
+    extra = _RUN_FOLDER_HELP.get(stage)
+    text = f"{_CONFIG_HELP} {extra}" if extra else _CONFIG_HELP
+    return typer.Argument(None, metavar="CONFIG", help=text, show_default=False)
 _DEBUG = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1).")
 
 app = typer.Typer(
@@ -177,7 +191,7 @@ class _StageCommand(TyperCommand):
 def _command(stage: Stage) -> Callable[..., None]:
     def command(
         ctx: typer.Context,
-        config: str | None = _CONFIG,
+        config: str | None = _stage_config(stage),
         debug: bool = _DEBUG,
         safe: bool = typer.Option(
             False,

@@ -112,3 +112,25 @@ def test_cli_page_shows_the_real_help(command):
         [sys.executable, "-m", "lighter", *command], capture_output=True, text=True, check=True, env=env
     ).stdout
     assert documented == real.rstrip().replace("python -m lighter", "lighter")
+
+
+@pytest.mark.parametrize(
+    ("command", "run_folder"),
+    [
+        pytest.param("fit", "A run folder continues that run from its last checkpoint.", id="fit"),
+        pytest.param(
+            "test", "A run folder tests its best checkpoint, writing into a new sub-folder of it.", id="test"
+        ),
+        pytest.param("predict", "A run folder predicts with its best checkpoint", id="predict"),
+        pytest.param("sweep", None, id="sweep"),
+        pytest.param("check", None, id="check"),
+        pytest.param("show", None, id="show"),
+    ],
+)
+def test_config_help_says_what_a_run_folder_means_only_where_it_means_something(command, run_folder):
+    text = " ".join(probe(command, "--help").split())  # click wraps the paragraph
+    assert "Experiment config: a YAML/JSON file" in text
+    if run_folder is None:
+        assert "run folder" not in text.split("Options:")[0]
+    else:
+        assert run_folder in text
