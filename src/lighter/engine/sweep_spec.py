@@ -11,11 +11,13 @@ problem at once and located, before any trial starts::
         lr: {id: system#optimizer#lr, log_uniform: [1.0e-5, 1.0e-1]}
         batch_size: {id: vars#batch_size, choice: [16, 32, 64]}
       pruner: median                # or none, or {type: median, startup_trials: 5, warmup_steps: 0}
+      sampler: tpe                  # or random, or grid (every combination of choice/int_uniform params once)
       storage: null                 # default: sqlite file in the sweep folder; or a database URL
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from collections.abc import Mapping
@@ -27,7 +29,18 @@ from lighter.config.ids import split_id
 from lighter.config.overrides import apply_override
 from lighter.errors import ConfigError, LighterError, OverrideError, ValidationError, closest, did_you_mean
 
-__all__ = ["DISTRIBUTIONS", "Param", "SweepSpec", "parse_sweep", "override_text", "trial_overrides"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "SAMPLERS",
+    "Param",
+    "SweepSpec",
+    "grid_values",
+    "override_text",
+    "parse_sweep",
+    "space_size",
+    "trial_overrides",
+    "value_overrides",
+]
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
 """``uniform``/``log_uniform``: floats in ``[low, high]``; ``int_uniform``: integers; ``choice``: one of a list."""
@@ -44,7 +57,13 @@ _KEYS = (
     "seed",
     "start_with",
     "folder_ids",
+    "sampler",
 )
+SAMPLERS = ("tpe", "random", "grid")
+"""``tpe`` (Optuna's default), ``random``, or ``grid``: each combination of the params' values once."""
+
+_GRID_LIMIT = 100_000  # an int range wider than this is no grid a sweep could run
+_PLACED_LOGGERS = ("CSVLogger", "TensorBoardLogger")  # loggers whose version folder the sweep can choose
 _DIRECTIONS = ("maximize", "minimize")
 _PRUNERS = ("median", "none")
 _PRUNER_KEYS = ("type", "startup_trials", "warmup_steps")
@@ -77,6 +96,29 @@ class SweepSpec:
     seed: int | None = None
     start_with: tuple[dict[str, Any], ...] = ()
     folder_ids: tuple[str, ...] = field(default_factory=tuple)
+    sampler: str = "tpe"
+    logger_id: str | None = None  # a CSV/TensorBoard logger the trial's run folder is placed with
+    default_logger: str | None = None  # the config leaves the logger to Lightning: this class is given
+
+
+def grid_values(param: Param) -> tuple[Any, ...] | None:
+    """Every value ``param`` can take: its choices, or each integer of an ``int_uniform`` range; ``None`` for floats."""
+    if param.distribution == "choice":
+        return param.values
+    if param.distribution == "int_uniform":
+        return tuple(range(param.values[0], param.values[1] + 1))
+    return None
+
+
+def space_size(params: tuple[Param, ...]) -> int | None:
+    """How many different combinations ``params`` allow, ``None`` when a float range makes it endless."""
+    size = 1
+    for param in params:
+        values = grid_values(param)
+        if values is None:
+            return None
+        size *= len(set(map(json.dumps, values)))
+    return size
 
 
 def _number(value: Any) -> bool:
@@ -279,6 +321,30 @@ def _check_pruner(problems: _Problems, pruner: Any) -> tuple[str, int, int]:
     return str(kind), counts[0], counts[1]
 
 
+def _logger_placement(parser: Any) -> tuple[str | None, str | None]:
+    """How a trial's run folder is made its trial folder: ``(logger id to place, default logger class)``.
+
+    A CSV or TensorBoard logger writes to ``save_dir/name/version``, which the trial sets to
+    ``<sweep folder>/trial-<n>``; a config without a logger gets the class Lightning would have
+    chosen, placed the same way. Any other logger (or none: ``logger: false``) keeps its own folder.
+    """
+    logger = parser.get("trainer#logger")
+    trainer_target = parser.get("trainer#_target_")
+    for id_, entry in (
+        ("trainer#logger", logger),
+        ("trainer#logger#0", logger[0] if isinstance(logger, list) and logger else None),
+    ):
+        target = entry.get("_target_") if isinstance(entry, Mapping) else None
+        if isinstance(target, str) and target.rsplit(".", 1)[-1] in _PLACED_LOGGERS:
+            return id_, None
+    if logger is None or logger is True:
+        package = "lightning.pytorch" if str(trainer_target).startswith("lightning.") else "pytorch_lightning"
+        # Lightning's own choice when no logger is given: TensorBoard when it is installed.
+        board = any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX"))
+        return None, f"{package}.loggers.{'TensorBoardLogger' if board else 'CSVLogger'}"
+    return None, None
+
+
 def parse_sweep(parser: Any, name: str) -> SweepSpec:
     """Check the config's ``sweep`` section and return it as a :class:`SweepSpec`.
 
@@ -315,13 +381,34 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
             f"direction must be maximize or minimize, got {direction!r}",
             did_you_mean(str(direction), _DIRECTIONS) if direction is not None else None,
         )
+    sampler = section.get("sampler", "tpe")
+    if sampler not in SAMPLERS:
+        problems.add(
+            "sweep#sampler",
+            f"unknown sampler {sampler!r}",
+            did_you_mean(str(sampler), SAMPLERS) or f"one of: {', '.join(SAMPLERS)}",
+        )
+    params = _check_params(problems, section.get("params"))
     trials = section.get("trials")
+    if sampler == "grid":
+        for param in params:
+            values = grid_values(param)
+            if values is None:
+                problems.add(
+                    f"sweep#params#{param.name}",
+                    f"a grid needs a finite set of values; {param.name} is a {param.distribution} range",
+                    "give it as choice: [a, b, c]; int_uniform ranges are enumerated",
+                )
+            elif len(values) > _GRID_LIMIT:
+                problems.add(f"sweep#params#{param.name}", f"{len(values)} values is too many for a grid")
+        size = space_size(params) if params else None
+        if trials is None and size is not None:
+            trials = size  # the whole grid
     if not _int(trials) or trials < 1:
         problems.add(
             "sweep#trials",
             f"trials must be a positive integer (the total the study aims for), got {trials!r}",
         )
-    params = _check_params(problems, section.get("params"))
     pruner, startup, warmup = _check_pruner(problems, section.get("pruner"))
     storage = section.get("storage")
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
@@ -349,6 +436,7 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
     start_with = _check_start_with(problems, section.get("start_with"), params)
     if problems.found:
         raise ValidationError(problems.found)
+    logger_id, default_logger = _logger_placement(parser)
     return SweepSpec(
         monitor=monitor,
         direction=direction,
@@ -363,6 +451,9 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
         seed=seed,
         start_with=start_with,
         folder_ids=tuple(folder_ids),
+        sampler=sampler,
+        logger_id=logger_id,
+        default_logger=default_logger,
     )
 
 
@@ -380,9 +471,26 @@ def override_text(value: Any) -> str:
     return json.dumps(value)
 
 
+def value_overrides(spec: SweepSpec, values: Mapping[str, Any]) -> list[str]:
+    """The overrides that set a trial's sampled values (and drop the sweep section): its run, anywhere."""
+    return [
+        "--sweep=null",
+        *[f"--{p.id}={override_text(values[p.name])}" for p in spec.params if p.name in values],
+    ]
+
+
 def trial_overrides(spec: SweepSpec, values: Mapping[str, Any], folder: Path) -> list[str]:
-    """The overrides that make a plain ``fit`` of one trial: its values, its own folder, no sweep section."""
-    overrides = ["--sweep=null", f"--trainer#default_root_dir={override_text(str(folder))}"]
-    overrides += [f"--{target}={override_text(str(folder))}" for target in spec.folder_ids]
-    overrides += [f"--{p.id}={override_text(values[p.name])}" for p in spec.params if p.name in values]
-    return overrides
+    """The overrides that make a plain ``fit`` of one trial: its values, and its run folder ``folder``.
+
+    With a CSV or TensorBoard logger (or none given), the logger's version folder is ``folder``
+    itself, so the trial's folder is its run folder: ``config.yaml``, checkpoints and logs in it.
+    """
+    where = override_text(str(folder))
+    overrides = ["--sweep=null", f"--trainer#default_root_dir={where}"]
+    overrides += [f"--{target}={where}" for target in spec.folder_ids]
+    placement = {"save_dir": str(folder.parent), "name": "", "version": folder.name}
+    if spec.logger_id is not None:
+        overrides += [f"--{spec.logger_id}#{key}={override_text(value)}" for key, value in placement.items()]
+    elif spec.default_logger is not None:
+        overrides.append(f"--trainer#logger={json.dumps({'_target_': spec.default_logger, **placement})}")
+    return overrides + value_overrides(spec, values)[1:]
