@@ -57,7 +57,7 @@ def test_a_sweep_reports_the_best_and_continues_up_to_a_new_target(experiment, l
     config = write_sweep(experiment, "sweep3", 3, "sweeps/three")
     first = lighter("sweep", config, *QUICK, cwd=experiment, script=True)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert len(re.findall(r"^Trial \d+ \(\d/3\): lr=", first.stdout, re.MULTILINE)) == 4
+    assert len(re.findall(r"^Trial \d+ \(\d/3\): lr=", first.stdout, re.MULTILINE)) == 3
     folder = experiment / "sweeps" / "three"
     rows = results(folder)
     assert [r["state"] for r in rows] == ["COMPLETE"] * 3
