@@ -181,6 +181,44 @@ def test_stopped_and_killed_trials_are_failed_and_run_again(fresh_experiment, li
     assert (Path(best[2]) / "checkpoints" / "epoch=1-step=16.ckpt").is_file()
 
 
+def trial_pid(trial_folder):
+    """The pid of the ``lighter fit`` that runs in ``trial_folder`` (found by its command line)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"fit" in argv and any(str(trial_folder).encode() in a for a in argv):
+            return int(proc.name)
+    raise AssertionError(f"no process runs {trial_folder}")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the trial's process in /proc")
+def test_a_trial_whose_own_process_is_killed_runs_again(fresh_experiment):
+    experiment = fresh_experiment
+    # The first trial runs until it is killed; the next one is short.
+    extra = "  start_with: [{lr: 0.1, width: 2, epochs: 100000}, {lr: 0.1, width: 2, epochs: 1}]\n"
+    config = write_sweep(experiment, "childkill", 1, "sweeps/childkill", extra)
+    (experiment / "childkill.yaml").write_text(
+        (experiment / "childkill.yaml")
+        .read_text()
+        .replace("  params:\n", "  params:\n    epochs: {id: trainer#max_epochs, choice: [1, 100000]}\n")
+    )
+    folder = experiment / "sweeps" / "childkill"
+    sweep = start_sweep(experiment, config, "--trainer#enable_checkpointing=false")
+    wait_for(folder / "trial-0" / "config.yaml", sweep)
+    os.kill(trial_pid(folder / "trial-0"), signal.SIGKILL)
+    out, err = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, err[-3000:]
+    rows = {r["trial"]: r for r in results(folder)}
+    assert {n: (r["state"], r["error"]) for n, r in rows.items()} == {
+        "0": ("FAIL", "lost: its process was killed by SIGKILL"),
+        "1": ("COMPLETE", ""),
+    }
+    assert "Best: trial 1 " in out
+    assert trial_record(folder, 0)["state"] == "FAIL"
+
+
 GRID = """\
 sweep:
   monitor: val/loss/epoch
