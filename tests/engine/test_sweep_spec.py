@@ -10,14 +10,13 @@ import pytest
 from lighter.config import ConfigParser
 from lighter.engine.runner import run
 from lighter.engine.sweep import run_sweep
+from lighter.engine.sweep_overrides import override_text, trial_overrides
 from lighter.engine.sweep_spec import (
     Param,
     SweepSpec,
     grid_values,
-    override_text,
     parse_sweep,
     space_size,
-    trial_overrides,
 )
 from lighter.errors import ConfigError, LighterError, MissingDependencyError, ValidationError
 

@@ -16,12 +16,7 @@ dropped, so no more than ``trials`` ever run. Optuna is imported only when a swe
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import shlex
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -42,21 +37,17 @@ from lighter.engine.sweep_report import (
     row_of,
     sorted_rows,
     table_lines,
-    write_trial_record,
 )
+from lighter.engine.sweep_run import Stop, run_trial
 from lighter.engine.sweep_spec import (
     Param,
     SweepSpec,
     grid_values,
     parse_sweep,
     space_size,
-    trial_overrides,
-    value_overrides,
 )
 from lighter.engine.sweep_study import (
-    HEARTBEAT_S,
     SKIPPED,
-    beat,
     counted,
     fail_lost_trials,
     is_lost,
@@ -68,22 +59,12 @@ from lighter.engine.sweep_study import (
     params_key,
     record_owner,
 )
-from lighter.engine.sweep_trial import RESULT_FILE, TRIAL_ENV, trial_handoff
-from lighter.errors import ConfigError, Interrupted, did_you_mean
+from lighter.errors import ConfigError, Interrupted
 
 __all__ = ["TrialRow", "make_pruner", "open_storage", "run_sweep"]
 
 _RESULTS = "results.csv"
 _RETRIES = 20  # fresh proposals asked for before a space that keeps repeating counts as explored
-_STOP_WAIT_S = 120  # how long a stopped trial may take to save its checkpoint and exit
-
-
-class _Stop(BaseException):
-    """SIGINT or SIGTERM reached the sweep: stop the running trial, save what there is, end."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 def _suggest(trial: Any, param: Param, grid: bool) -> Any:
@@ -110,172 +91,8 @@ def _passthrough(overrides: Sequence[str]) -> list[str]:
     return kept
 
 
-def _error_line(output: str) -> str:
-    """The line that says why a trial failed: lighter's error line, else the traceback's last line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    hint = "(run with --debug for the full traceback)"
-    if hint in lines:
-        lines = lines[: lines.index(hint)]
-        # lighter prints the error's first line (file:line @ id: message) before its details.
-        for line in lines:
-            if " @ " in line or line.startswith("command line"):
-                return line
-    return lines[-1] if lines else "the trial ended without output"
-
-
 def _format(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _set_aside(folder: Path) -> None:
-    """Move a folder left by another study (same sweep folder, new database) out of a new trial's way."""
-    if not folder.exists() or not any(folder.iterdir()):
-        return
-    n = 1
-    while folder.with_name(f"{folder.name}.old-{n}").exists():
-        n += 1
-    folder.rename(folder.with_name(f"{folder.name}.old-{n}"))
-
-
-def _pdeathsig() -> None:
-    """In the trial's process: get SIGTERM when the sweep dies, so no trial outlives it (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _wait(process: subprocess.Popen, study: Any, number: int) -> int:
-    """Wait for the trial's process, beating for its trial; on a signal, pass it on and wait for the stop."""
-    try:
-        while True:
-            try:
-                return process.wait(timeout=HEARTBEAT_S)
-            except subprocess.TimeoutExpired:
-                beat(study, number)
-    except _Stop as stop:
-        if process.poll() is None:
-            process.send_signal(stop.signum)  # it saves a checkpoint and ends at the next batch
-            try:
-                process.wait(timeout=_STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        raise
-
-
-def _run_trial(study: Any, trial: Any, values: dict[str, Any], ctx: dict[str, Any]) -> TrialRow:
-    optuna = optuna_module()
-    spec: SweepSpec = ctx["spec"]
-    trial_folder = ctx["folder"] / f"trial-{trial.number}"
-    _set_aside(trial_folder)
-    trial_folder.mkdir(parents=True, exist_ok=True)
-    args = ["fit", ctx["config"], *ctx["passthrough"], *trial_overrides(spec, values, trial_folder)]
-    command = shlex.join(["lighter", *args])
-    trial.set_user_attr("folder", str(trial_folder))
-    trial.set_user_attr("command", command)
-    again = ["lighter", "fit", ctx["config"], *ctx["passthrough"], *value_overrides(spec, values)]
-    trial.set_user_attr("reproduce", shlex.join(again))
-    write_trial_record(trial_folder, spec.name, trial.number, values, "RUNNING", None)
-    env = {k: v for k, v in os.environ.items() if k != "LIGHTER_SEED"}  # each trial draws its own seed
-    pruner = {"type": spec.pruner, "startup_trials": spec.startup_trials, "warmup_steps": spec.warmup_steps}
-    env[TRIAL_ENV] = trial_handoff(ctx["url"], spec.name, trial.number, spec.monitor, trial_folder, pruner)
-    row = TrialRow(trial.number, values, None, "FAIL", str(trial_folder), command, "")
-
-    def end(
-        state: Any, value: float | None = None, error: str | None = None, lost: str | None = None
-    ) -> TrialRow:
-        if error is not None:
-            trial.set_user_attr("error", error)
-        if lost is not None:
-            trial.set_user_attr("lost", lost)
-        row.error = error or lost or ""
-        study.tell(trial, value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
-        row.state = state.name
-        for where in records:
-            write_trial_record(where, spec.name, trial.number, values, state.name, row.metric)
-        return row
-
-    records = [trial_folder]
-
-    beat(study, trial.number)
-    log, errors = trial_folder / "output.log", trial_folder / ".stderr.log"
-    with open(log, "w") as out, open(errors, "w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lighter", *args],
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,  # a Ctrl+C reaches the sweep only, which passes it on once
-            preexec_fn=_pdeathsig if sys.platform == "linux" else None,
-        )
-        try:
-            returncode = _wait(process, study, trial.number)
-        except _Stop as stop:
-            end(optuna.trial.TrialState.FAIL, lost=f"stopped by {signal.Signals(stop.signum).name}")
-            raise
-        finally:
-            out.flush()
-            err.flush()
-            stderr = _merge_stderr(log, errors)
-    run_folder = _run_folder(log, trial_folder)
-    if run_folder != trial_folder:  # a logger the sweep cannot place (or none): the run chose its folder
-        trial.set_user_attr("run_folder", str(run_folder))
-        row.folder = str(run_folder)
-        records.append(run_folder)
-    result_file = trial_folder / RESULT_FILE
-    if returncode < 0:  # killed (SIGKILL, the OOM killer): lost, its values may run again
-        return end(
-            optuna.trial.TrialState.FAIL, lost=f"its process was killed by {signal.Signals(-returncode).name}"
-        )
-    if returncode != 0 or not result_file.is_file():
-        return end(
-            optuna.trial.TrialState.FAIL,
-            error=_error_line(stderr) if returncode else "the run wrote no results",
-        )
-    logged = json.loads(result_file.read_text())
-    if logged.get("pruned"):
-        row.metric = _last(study, trial)
-        return end(optuna.trial.TrialState.PRUNED)
-    metrics = logged["metrics"]
-    if spec.monitor not in metrics:
-        end(optuna.trial.TrialState.FAIL, error=f"{spec.monitor} was not logged")
-        names = sorted(metrics)
-        raise ConfigError(
-            f"trial {trial.number} never logged '{spec.monitor}' (it logged: {', '.join(names) or 'nothing'})",
-            id="sweep#monitor",
-            location=ctx["parser"].location("sweep#monitor"),
-            suggestion=did_you_mean(spec.monitor, names),
-        )
-    row.metric = metrics[spec.monitor]
-    return end(optuna.trial.TrialState.COMPLETE, row.metric)
-
-
-def _merge_stderr(log: Path, errors: Path) -> str:
-    """Append the trial's stderr to its ``output.log``; return it (it holds lighter's error line)."""
-    stderr = errors.read_text(errors="replace")
-    with open(log, "a") as out:
-        out.write(stderr)
-    errors.unlink()
-    return stderr
-
-
-def _run_folder(log: Path, trial_folder: Path) -> Path:
-    """The trial's run folder: its folder, or the one its run printed (``Run folder: ...``)."""
-    if (trial_folder / "config.yaml").is_file():
-        return trial_folder
-    for line in log.read_text(errors="replace").splitlines():
-        if line.startswith("Run folder: "):
-            return Path(line[len("Run folder: ") :].strip())
-    return trial_folder
-
-
-def _last(study: Any, trial: Any) -> float | None:
-    frozen = [t for t in study.get_trials(deepcopy=False) if t.number == trial.number]
-    values = frozen[0].intermediate_values if frozen else {}
-    return values[max(values)] if values else None
 
 
 def _rows(study: Any) -> list[TrialRow]:
@@ -364,12 +181,12 @@ def _prepare(config: str, overrides: Sequence[str]) -> tuple[Any, SweepSpec]:
 
 
 def _on_signals() -> dict[int, Any]:
-    """Turn SIGINT/SIGTERM into :class:`_Stop` while the sweep runs; return the handlers to restore."""
+    """Turn SIGINT/SIGTERM into :class:`Stop` while the sweep runs; return the handlers to restore."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        raise _Stop(signum)
+        raise Stop(signum)
 
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -415,7 +232,7 @@ def run_sweep(config: str, overrides: Sequence[str] = (), say: Any = print) -> l
     size = space_size(spec.params)
     say(f"Sweep '{spec.name}': {spec.trials} trials in {folder} (storage {url})")
     previous = _on_signals()
-    stopped: _Stop | None = None
+    stopped: Stop | None = None
     running: int | None = None
     try:
         while len(counted(study.get_trials(deepcopy=False))) < spec.trials:
@@ -430,7 +247,7 @@ def run_sweep(config: str, overrides: Sequence[str] = (), say: Any = print) -> l
                 study.tell(trial, state=optuna_module().trial.TrialState.FAIL)
                 break
             start, running = time.monotonic(), trial.number
-            row = _run_trial(study, trial, values, ctx)
+            row = run_trial(study, trial, values, ctx)
             running = None
             shown = ", ".join(f"{k}={_format(v)}" for k, v in row.values.items())
             result = f"{spec.monitor} = {_format(row.metric)}" if row.metric is not None else "no value"
@@ -446,7 +263,7 @@ def run_sweep(config: str, overrides: Sequence[str] = (), say: Any = print) -> l
                 if spec.sampler == "grid"
                 else f"Every one of the {size} combinations of the params has run"
             )
-    except _Stop as stop:
+    except Stop as stop:
         stopped = stop
     except BaseException:
         _finish(study, spec, folder, say=lambda line: None)  # keep the record; the error is the story

@@ -1,4 +1,4 @@
-"""The ``sweep`` section of a config: read, checked as a whole, and turned into trial overrides.
+"""The ``sweep`` section of a config: read and checked as a whole (trial overrides: sweep_overrides).
 
 Pure functions of the merged config (no Optuna, no torch), so a wrong sweep is reported, every
 problem at once and located, before any trial starts::
@@ -17,7 +17,6 @@ problem at once and located, before any trial starts::
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from typing import Any
 
 from lighter.config.ids import split_id
 from lighter.config.overrides import apply_override
+from lighter.engine.sweep_overrides import logger_placement
 from lighter.errors import ConfigError, LighterError, OverrideError, ValidationError, closest, did_you_mean
 
 __all__ = [
@@ -35,11 +35,8 @@ __all__ = [
     "Param",
     "SweepSpec",
     "grid_values",
-    "override_text",
     "parse_sweep",
     "space_size",
-    "trial_overrides",
-    "value_overrides",
 ]
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
@@ -63,7 +60,6 @@ SAMPLERS = ("tpe", "random", "grid")
 """``tpe`` (Optuna's default), ``random``, or ``grid``: each combination of the params' values once."""
 
 _GRID_LIMIT = 100_000  # an int range wider than this is no grid a sweep could run
-_PLACED_LOGGERS = ("CSVLogger", "TensorBoardLogger")  # loggers whose version folder the sweep can choose
 _DIRECTIONS = ("maximize", "minimize")
 _PRUNERS = ("median", "none")
 _PRUNER_KEYS = ("type", "startup_trials", "warmup_steps")
@@ -321,30 +317,6 @@ def _check_pruner(problems: _Problems, pruner: Any) -> tuple[str, int, int]:
     return str(kind), counts[0], counts[1]
 
 
-def _logger_placement(parser: Any) -> tuple[str | None, str | None]:
-    """How a trial's run folder is made its trial folder: ``(logger id to place, default logger class)``.
-
-    A CSV or TensorBoard logger writes to ``save_dir/name/version``, which the trial sets to
-    ``<sweep folder>/trial-<n>``; a config without a logger gets the class Lightning would have
-    chosen, placed the same way. Any other logger (or none: ``logger: false``) keeps its own folder.
-    """
-    logger = parser.get("trainer#logger")
-    trainer_target = parser.get("trainer#_target_")
-    for id_, entry in (
-        ("trainer#logger", logger),
-        ("trainer#logger#0", logger[0] if isinstance(logger, list) and logger else None),
-    ):
-        target = entry.get("_target_") if isinstance(entry, Mapping) else None
-        if isinstance(target, str) and target.rsplit(".", 1)[-1] in _PLACED_LOGGERS:
-            return id_, None
-    if logger is None or logger is True:
-        package = "lightning.pytorch" if str(trainer_target).startswith("lightning.") else "pytorch_lightning"
-        # Lightning's own choice when no logger is given: TensorBoard when it is installed.
-        board = any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX"))
-        return None, f"{package}.loggers.{'TensorBoardLogger' if board else 'CSVLogger'}"
-    return None, None
-
-
 def parse_sweep(parser: Any, name: str) -> SweepSpec:
     """Check the config's ``sweep`` section and return it as a :class:`SweepSpec`.
 
@@ -436,7 +408,7 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
     start_with = _check_start_with(problems, section.get("start_with"), params)
     if problems.found:
         raise ValidationError(problems.found)
-    logger_id, default_logger = _logger_placement(parser)
+    logger_id, default_logger = logger_placement(parser)
     return SweepSpec(
         monitor=monitor,
         direction=direction,
@@ -455,42 +427,3 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
         logger_id=logger_id,
         default_logger=default_logger,
     )
-
-
-def override_text(value: Any) -> str:
-    """``value`` as the command line writes it, read back as the same value (YAML 1.2, JSON-compatible).
-
-    A string starting with ``@``/``$``/``%`` stays a reference or expression, as in a config file.
-    """
-    if isinstance(value, str) and value[:1] in ("@", "$", "%"):
-        return value
-    if isinstance(value, float):
-        text = repr(value)  # the shortest text that reads back as the same float: 0.001, 1e-05
-        # 1.0e-05, not 1e-05: a float in YAML 1.2 and in the YAML 1.1 that PyYAML reads alike.
-        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
-    return json.dumps(value)
-
-
-def value_overrides(spec: SweepSpec, values: Mapping[str, Any]) -> list[str]:
-    """The overrides that set a trial's sampled values (and drop the sweep section): its run, anywhere."""
-    return [
-        "--sweep=null",
-        *[f"--{p.id}={override_text(values[p.name])}" for p in spec.params if p.name in values],
-    ]
-
-
-def trial_overrides(spec: SweepSpec, values: Mapping[str, Any], folder: Path) -> list[str]:
-    """The overrides that make a plain ``fit`` of one trial: its values, and its run folder ``folder``.
-
-    With a CSV or TensorBoard logger (or none given), the logger's version folder is ``folder``
-    itself, so the trial's folder is its run folder: ``config.yaml``, checkpoints and logs in it.
-    """
-    where = override_text(str(folder))
-    overrides = ["--sweep=null", f"--trainer#default_root_dir={where}"]
-    overrides += [f"--{target}={where}" for target in spec.folder_ids]
-    placement = {"save_dir": str(folder.parent), "name": "", "version": folder.name}
-    if spec.logger_id is not None:
-        overrides += [f"--{spec.logger_id}#{key}={override_text(value)}" for key, value in placement.items()]
-    elif spec.default_logger is not None:
-        overrides.append(f"--trainer#logger={json.dumps({'_target_': spec.default_logger, **placement})}")
-    return overrides + value_overrides(spec, values)[1:]
