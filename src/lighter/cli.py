@@ -64,6 +64,8 @@ def _stage_config(stage: Stage) -> Any:
     extra = _RUN_FOLDER_HELP.get(stage)
     text = f"{_CONFIG_HELP} {extra}" if extra else _CONFIG_HELP
     return typer.Argument(None, metavar="CONFIG", help=text, show_default=False)
+
+
 _DEBUG = typer.Option(False, "--debug", help=f"Show full tracebacks (or set {DEBUG_ENV}=1).")
 
 app = typer.Typer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from lighter.config import ConfigParser
 from lighter.engine.runner import run
 from lighter.engine.sweep import run_sweep
-from lighter.engine.sweep_spec import Param, SweepSpec, override_text, parse_sweep, trial_overrides
+from lighter.engine.sweep_overrides import override_text, trial_overrides
+from lighter.engine.sweep_spec import (
+    Param,
+    SweepSpec,
+    grid_values,
+    parse_sweep,
+    space_size,
+)
 from lighter.errors import ConfigError, LighterError, MissingDependencyError, ValidationError
 
 EXPERIMENT = """\
@@ -56,6 +64,10 @@ def files(tmp_path, monkeypatch):
     (tmp_path / "experiment.yaml").write_text(EXPERIMENT)
     (tmp_path / "sweep.yaml").write_text(SWEEP)
     return tmp_path
+
+
+# The logger Lightning gives a Trainer without one, which a trial is given explicitly.
+DEFAULT_LOGGER = "TensorBoardLogger" if importlib.util.find_spec("tensorboard") else "CSVLogger"
 
 
 def first_line(error: BaseException) -> str:
@@ -151,13 +163,26 @@ def test_every_problem_is_reported_at_once_with_its_file_and_line(files):
     ]
 
 
-def test_a_storage_that_cannot_be_opened(files):
+def test_a_sqlite_storage_in_a_folder_that_cannot_be_created(files):
+    (files / "a-file").write_text("")  # a folder cannot be made inside a file, whoever runs the test
+    url = f"sqlite:///{files}/a-file/x/study.db"
     with pytest.raises(ConfigError) as info:
-        run_sweep("experiment.yaml,sweep.yaml", ["--sweep#storage=sqlite:////nonexistent-folder/x/study.db"])
-    assert first_line(info.value).startswith(
-        "command line @ sweep#storage: cannot open the sweep storage 'sqlite:////nonexistent-folder/x/study.db': "
+        run_sweep("experiment.yaml,sweep.yaml", [f"--sweep#storage={url}"])
+    assert first_line(info.value) == (
+        f"command line @ sweep#storage: cannot open the sweep storage '{url}': cannot create its folder "
+        f"{files}/a-file/x: a parent is not a folder"
     )
-    assert not list((files / "sweeps" / "sweep").glob("trial-*"))
+    assert not list((files / "sweeps").glob("*/trial-*"))
+
+
+def test_a_database_that_cannot_be_reached_is_one_line(files):
+    with pytest.raises(ConfigError) as info:
+        run_sweep("experiment.yaml,sweep.yaml", ["--sweep#storage=postgresql://nohost/db"])
+    assert str(info.value).count("\n") == 0
+    assert first_line(info.value).startswith(
+        "command line @ sweep#storage: cannot open the sweep storage 'postgresql://nohost/db': "
+    )
+    assert not list((files / "sweeps").glob("*/trial-*"))
 
 
 def test_other_stages_reject_the_sweep_section(files):
@@ -205,14 +230,139 @@ def test_trial_overrides_make_a_plain_fit_in_the_trial_folder(tmp_path):
         name="s",
         folder=tmp_path,
         folder_ids=("vars#out",),
+        logger_id="trainer#logger",
     )
     folder = tmp_path / "trial-3"
     assert trial_overrides(spec, {"lr": 0.01}, folder) == [
         "--sweep=null",
         f'--trainer#default_root_dir="{folder}"',
         f'--vars#out="{folder}"',
+        # the logger's version folder save_dir/name/version is the trial folder: it is the run folder
+        f'--trainer#logger#save_dir="{tmp_path}"',
+        '--trainer#logger#name=""',
+        '--trainer#logger#version="trial-3"',
         "--system#optimizer#lr=0.01",
     ]
+
+
+@pytest.mark.parametrize(
+    ("logger", "placement"),
+    [
+        pytest.param(None, (None, f"pytorch_lightning.loggers.{DEFAULT_LOGGER}"), id="default"),
+        pytest.param(
+            {"_target_": "pytorch_lightning.loggers.CSVLogger", "save_dir": "logs"},
+            ("trainer#logger", None),
+            id="csv",
+        ),
+        pytest.param(
+            [{"_target_": "pytorch_lightning.loggers.TensorBoardLogger", "save_dir": "logs"}],
+            ("trainer#logger#0", None),
+            id="list",
+        ),
+        pytest.param(False, (None, None), id="none"),
+    ],
+)
+def test_the_trial_logger_is_placed_in_the_trial_folder(files, logger, placement):
+    parser = ConfigParser()
+    parser.read_config(str(files / "experiment.yaml"))
+    if logger is not None:
+        parser.set(logger, "trainer#logger")
+    parser.set(
+        {
+            "monitor": "m",
+            "direction": "minimize",
+            "trials": 1,
+            "params": {"lr": {"id": "system#optimizer#lr", "uniform": [0.1, 0.2]}},
+        },
+        "sweep",
+    )
+    spec = parse_sweep(parser, "s")
+    assert (spec.logger_id, spec.default_logger) == placement
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        pytest.param(
+            "--sweep#params#lr={id: system#optimizer#lr, log_uniform: [1.0e-4, 1.0]}",
+            "command line @ sweep#params#lr: a grid needs a finite set of values; lr is a log_uniform range "
+            "(give it as choice: [a, b, c]; int_uniform ranges are enumerated)",
+            id="float-range",
+        ),
+        pytest.param(
+            "--sweep#samplr=grid",
+            "command line @ sweep#samplr: unknown key 'samplr' in sweep (did you mean 'sampler'?)",
+            id="misspelt-key",
+        ),
+    ],
+)
+def test_a_grid_needs_finite_values(files, override, expected):
+    overrides = ["--sweep#sampler=grid", override] if "samplr" not in override else [override]
+    with pytest.raises(ValidationError) as info:
+        run_sweep("experiment.yaml,sweep.yaml", overrides)
+    assert first_line(info.value) == expected
+
+
+def test_a_grid_in_a_file_is_located_at_its_param(files):
+    (files / "sweep.yaml").write_text(SWEEP.replace("  trials: 2\n", "  sampler: grid\n"))
+    with pytest.raises(ValidationError) as info:
+        run_sweep("experiment.yaml,sweep.yaml")
+    assert first_line(info.value) == (
+        "sweep.yaml:6:5 @ sweep#params#lr: a grid needs a finite set of values; lr is a log_uniform range "
+        "(give it as choice: [a, b, c]; int_uniform ranges are enumerated)"
+    )
+
+
+def test_a_grid_takes_its_size_as_trials_and_enumerates_int_ranges(files):
+    parser = ConfigParser()
+    parser.read_config(str(files / "experiment.yaml"))
+    parser.set(
+        {
+            "monitor": "m",
+            "direction": "minimize",
+            "sampler": "grid",
+            "params": {
+                "batch_size": {"id": "vars#batch_size", "choice": [4, 8]},
+                "width": {"id": "system#model#out_features", "int_uniform": [2, 4]},
+            },
+        },
+        "sweep",
+    )
+    spec = parse_sweep(parser, "s")
+    assert (spec.sampler, spec.trials) == ("grid", 6)
+    assert [grid_values(p) for p in spec.params] == [(4, 8), (2, 3, 4)]
+    assert space_size(spec.params) == 6
+
+
+def test_the_pictures_of_a_study(tmp_path):
+    import optuna
+
+    from lighter.engine.sweep_plots import draw_history, draw_importance
+    from lighter.engine.sweep_report import row_of
+
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(6):
+        trial = study.ask()
+        x, y = trial.suggest_float("x", -1, 1), trial.suggest_categorical("y", [0, 1])
+        study.tell(trial, x * x + 0.01 * y)
+    rows = [row_of(t) for t in study.trials]
+    assert draw_history(rows, "loss", "minimize", tmp_path / "history.png")
+    notes = []
+    assert draw_importance(study, ["x", "y"], tmp_path / "importance.png", notes.append)
+    for name in ("history.png", "importance.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert notes == []
+    # One param, or too few finished trials: no importance picture, and no complaint.
+    assert not draw_importance(study, ["x"], tmp_path / "one.png", notes.append)
+    assert not (tmp_path / "one.png").exists() and notes == []
+
+
+def test_the_pictures_module_leaves_pyplot_alone(tmp_path):
+    import subprocess
+
+    code = "import lighter.engine.sweep_plots, sys; print('matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_the_digits_sweep_is_valid(monkeypatch):

@@ -1,4 +1,4 @@
-"""The ``sweep`` section of a config: read, checked as a whole, and turned into trial overrides.
+"""The ``sweep`` section of a config: read and checked as a whole (trial overrides: sweep_overrides).
 
 Pure functions of the merged config (no Optuna, no torch), so a wrong sweep is reported, every
 problem at once and located, before any trial starts::
@@ -11,6 +11,7 @@ problem at once and located, before any trial starts::
         lr: {id: system#optimizer#lr, log_uniform: [1.0e-5, 1.0e-1]}
         batch_size: {id: vars#batch_size, choice: [16, 32, 64]}
       pruner: median                # or none, or {type: median, startup_trials: 5, warmup_steps: 0}
+      sampler: tpe                  # or random, or grid (every combination of choice/int_uniform params once)
       storage: null                 # default: sqlite file in the sweep folder; or a database URL
 """
 
@@ -25,9 +26,18 @@ from typing import Any
 
 from lighter.config.ids import split_id
 from lighter.config.overrides import apply_override
+from lighter.engine.sweep_overrides import logger_placement
 from lighter.errors import ConfigError, LighterError, OverrideError, ValidationError, closest, did_you_mean
 
-__all__ = ["DISTRIBUTIONS", "Param", "SweepSpec", "parse_sweep", "override_text", "trial_overrides"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "SAMPLERS",
+    "Param",
+    "SweepSpec",
+    "grid_values",
+    "parse_sweep",
+    "space_size",
+]
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
 """``uniform``/``log_uniform``: floats in ``[low, high]``; ``int_uniform``: integers; ``choice``: one of a list."""
@@ -44,7 +54,12 @@ _KEYS = (
     "seed",
     "start_with",
     "folder_ids",
+    "sampler",
 )
+SAMPLERS = ("tpe", "random", "grid")
+"""``tpe`` (Optuna's default), ``random``, or ``grid``: each combination of the params' values once."""
+
+_GRID_LIMIT = 100_000  # an int range wider than this is no grid a sweep could run
 _DIRECTIONS = ("maximize", "minimize")
 _PRUNERS = ("median", "none")
 _PRUNER_KEYS = ("type", "startup_trials", "warmup_steps")
@@ -77,6 +92,29 @@ class SweepSpec:
     seed: int | None = None
     start_with: tuple[dict[str, Any], ...] = ()
     folder_ids: tuple[str, ...] = field(default_factory=tuple)
+    sampler: str = "tpe"
+    logger_id: str | None = None  # a CSV/TensorBoard logger the trial's run folder is placed with
+    default_logger: str | None = None  # the config leaves the logger to Lightning: this class is given
+
+
+def grid_values(param: Param) -> tuple[Any, ...] | None:
+    """Every value ``param`` can take: its choices, or each integer of an ``int_uniform`` range; ``None`` for floats."""
+    if param.distribution == "choice":
+        return param.values
+    if param.distribution == "int_uniform":
+        return tuple(range(param.values[0], param.values[1] + 1))
+    return None
+
+
+def space_size(params: tuple[Param, ...]) -> int | None:
+    """How many different combinations ``params`` allow, ``None`` when a float range makes it endless."""
+    size = 1
+    for param in params:
+        values = grid_values(param)
+        if values is None:
+            return None
+        size *= len(set(map(json.dumps, values)))
+    return size
 
 
 def _number(value: Any) -> bool:
@@ -315,13 +353,34 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
             f"direction must be maximize or minimize, got {direction!r}",
             did_you_mean(str(direction), _DIRECTIONS) if direction is not None else None,
         )
+    sampler = section.get("sampler", "tpe")
+    if sampler not in SAMPLERS:
+        problems.add(
+            "sweep#sampler",
+            f"unknown sampler {sampler!r}",
+            did_you_mean(str(sampler), SAMPLERS) or f"one of: {', '.join(SAMPLERS)}",
+        )
+    params = _check_params(problems, section.get("params"))
     trials = section.get("trials")
+    if sampler == "grid":
+        for param in params:
+            values = grid_values(param)
+            if values is None:
+                problems.add(
+                    f"sweep#params#{param.name}",
+                    f"a grid needs a finite set of values; {param.name} is a {param.distribution} range",
+                    "give it as choice: [a, b, c]; int_uniform ranges are enumerated",
+                )
+            elif len(values) > _GRID_LIMIT:
+                problems.add(f"sweep#params#{param.name}", f"{len(values)} values is too many for a grid")
+        size = space_size(params) if params else None
+        if trials is None and size is not None:
+            trials = size  # the whole grid
     if not _int(trials) or trials < 1:
         problems.add(
             "sweep#trials",
             f"trials must be a positive integer (the total the study aims for), got {trials!r}",
         )
-    params = _check_params(problems, section.get("params"))
     pruner, startup, warmup = _check_pruner(problems, section.get("pruner"))
     storage = section.get("storage")
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
@@ -349,6 +408,7 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
     start_with = _check_start_with(problems, section.get("start_with"), params)
     if problems.found:
         raise ValidationError(problems.found)
+    logger_id, default_logger = logger_placement(parser)
     return SweepSpec(
         monitor=monitor,
         direction=direction,
@@ -363,26 +423,7 @@ def parse_sweep(parser: Any, name: str) -> SweepSpec:
         seed=seed,
         start_with=start_with,
         folder_ids=tuple(folder_ids),
+        sampler=sampler,
+        logger_id=logger_id,
+        default_logger=default_logger,
     )
-
-
-def override_text(value: Any) -> str:
-    """``value`` as the command line writes it, read back as the same value (YAML 1.2, JSON-compatible).
-
-    A string starting with ``@``/``$``/``%`` stays a reference or expression, as in a config file.
-    """
-    if isinstance(value, str) and value[:1] in ("@", "$", "%"):
-        return value
-    if isinstance(value, float):
-        text = repr(value)  # the shortest text that reads back as the same float: 0.001, 1e-05
-        # 1.0e-05, not 1e-05: a float in YAML 1.2 and in the YAML 1.1 that PyYAML reads alike.
-        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
-    return json.dumps(value)
-
-
-def trial_overrides(spec: SweepSpec, values: Mapping[str, Any], folder: Path) -> list[str]:
-    """The overrides that make a plain ``fit`` of one trial: its values, its own folder, no sweep section."""
-    overrides = ["--sweep=null", f"--trainer#default_root_dir={override_text(str(folder))}"]
-    overrides += [f"--{target}={override_text(str(folder))}" for target in spec.folder_ids]
-    overrides += [f"--{p.id}={override_text(values[p.name])}" for p in spec.params if p.name in values]
-    return overrides

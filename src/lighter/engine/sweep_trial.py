@@ -81,7 +81,7 @@ class TrialReporter(pl.Callback):
         if self._trial is None:
             import optuna
 
-            from lighter.engine.sweep import make_pruner, open_storage
+            from lighter.engine.sweep_study import make_pruner, open_storage
 
             storage = open_storage(self.handoff["storage"])
             pruner = make_pruner(**self.handoff["pruner"])
