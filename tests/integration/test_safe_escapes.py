@@ -599,11 +599,19 @@ def test_a_safe_sweep_refuses_before_any_trial_and_passes_safe_mode_to_its_trial
 
     commands = []
 
-    def trial(command, **kwargs):  # the trial's own process is the boundary: record its command line
-        commands.append(command)
-        return subprocess.CompletedProcess(command, 1, "", "trial not run here")
+    class Trial:  # the trial's own process is the boundary: record its command line, end it at once
+        def __init__(self, command, **kwargs):
+            commands.append(command)
 
-    monkeypatch.setattr(sweep.subprocess, "run", trial)
+        def wait(self, timeout=None):
+            return 1
+
+        def poll(self):
+            return 1
+
+    from lighter.engine import sweep_run
+
+    monkeypatch.setattr(sweep_run.subprocess, "Popen", Trial)
     good = _experiment(payloads.folder, {"sweep": sweep_section}, "good.yaml")
     sweep.run_sweep(str(good), safe=True, allow=["yaml"], say=lambda _: None)
     assert len(commands) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,19 @@ def best_checkpoint(trainer: Any, folder: Path) -> dict[str, Any] | None:
     }
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """What an entry needs from the runner's ``Prepared`` config."""
+
+    record: dict[str, Any]
+    sources: Any
+    seed: int
+    evaluation: Any
+    resume: Any
+    files: list[Path]
+    ckpt_path: str | None
+
+
 class RunRecorder(Callback):
     """Add this stage's entry to the run folder's record and complete it at the end.
 
@@ -68,7 +82,18 @@ class RunRecorder(Callback):
 
     def __init__(self, stage: Stage, prepared: Any, overrides: Sequence[str]) -> None:
         self.stage = stage
-        self.prepared = prepared
+        # Plain values only, not the parser: the callback travels to processes `ddp_spawn` and
+        # spawned dataloader workers start, and a resolved parser does not pickle.
+        given = prepared.parser.get(f"args#{stage.value}#ckpt_path")
+        self.prepared = _Recorded(
+            record=prepared.record,
+            sources=prepared.sources,
+            seed=prepared.seed,
+            evaluation=prepared.evaluation,
+            resume=prepared.resume,
+            files=[Path(os.path.abspath(f)) for f in prepared.parser.files],
+            ckpt_path=given if isinstance(given, str) and not given.startswith(("$", "@")) else None,
+        )
         self.overrides = list(overrides)
         self.folder: Path | None = None
         self.index: int | None = None
@@ -108,10 +133,9 @@ class RunRecorder(Callback):
             else None
         )
         if checkpoint is None:
-            given = prepared.parser.get(f"args#{self.stage.value}#ckpt_path")
-            checkpoint = given if isinstance(given, str) and not given.startswith(("$", "@")) else None
+            checkpoint = prepared.ckpt_path
         project = prepared.record.get("project")
-        files = [Path(os.path.abspath(f)) for f in prepared.parser.files]
+        files = prepared.files
         home = Path(project) if isinstance(project, str) else files[0].parent if files else Path.cwd()
         output = evaluation.output if evaluation is not None else None
         return {
