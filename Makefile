@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest tests -n auto --dist loadfile
+	$(PY) -m pytest tests -n auto --dist loadfile -m "not serial"
+	$(PY) -m pytest tests -m serial
 
 demo: setup
 	$(VENV)/bin/lighter fit projects/digits/experiments/digits.yaml

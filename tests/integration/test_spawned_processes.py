@@ -71,6 +71,9 @@ def folder(tmp_path, monkeypatch):
     return tmp_path
 
 
+# Inside a pytest-xdist worker the spawned DataLoader worker's batch never reaches the parent (the
+# run waits for ever); run alone, and from a shell, it does. Not understood yet: run it serially.
+@pytest.mark.serial
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "options",
